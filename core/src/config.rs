@@ -1,0 +1,608 @@
+//! Configuration: SPEC's keys, layered with figment (defaults < file < environment < flags).
+//!
+//! Every mistake stops start-up with a [`ConfigError`] naming the key and where the bad
+//! value came from, so an operator never has to guess which layer won.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::PathBuf,
+};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    value::{Dict, Map},
+    Figment, Metadata, Profile, Provider,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The file read when `--config` is not given; its absence is not an error.
+pub const DEFAULT_CONFIG_FILE: &str = "dashtray.toml";
+/// Environment variables `DASHTRAY_<SECTION>__<KEY>` override the file.
+pub const ENV_PREFIX: &str = "DASHTRAY_";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub ratelimit: RateLimitConfig,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+    pub plugins: PluginsConfig,
+    pub log: LogConfig,
+    /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
+    #[serde(default)]
+    pub plugin: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    /// How long a stopping server waits for in-flight requests before it closes them.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    /// How long a request waits for a database connection before it answers 503.
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitBackend {
+    Memory,
+    Database,
+    Redis,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreFailurePolicy {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub backend: RateLimitBackend,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<SecretUrl>,
+    pub default_per_hour: PositiveU32,
+    pub on_store_failure: StoreFailurePolicy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub cache_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub cache_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    #[serde(default)]
+    pub disabled: Vec<String>,
+    #[serde(default)]
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: LogLevel,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                shutdown_timeout_secs: 30,
+            },
+            database: DatabaseConfig {
+                url: DatabaseUrl::parse("sqlite://dashtray.db").expect("default url is valid"),
+                max_connections: 10,
+                acquire_timeout_ms: 3000,
+            },
+            ratelimit: RateLimitConfig {
+                backend: RateLimitBackend::Memory,
+                redis_url: None,
+                default_per_hour: PositiveU32(1000),
+                on_store_failure: StoreFailurePolicy::Open,
+            },
+            auth: AuthConfig { cache_ttl_secs: 10 },
+            http: HttpConfig {
+                cache_max_age_secs: 60,
+            },
+            plugins: PluginsConfig::default(),
+            log: LogConfig {
+                format: LogFormat::Pretty,
+                level: LogLevel("info".into()),
+            },
+            plugin: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where to read configuration from, and the flags that override everything.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    /// `--config FILE`: must exist. Without it, `dashtray.toml` is read if present.
+    pub file: Option<PathBuf>,
+    /// Command-line overrides as `(key, value, flag)`, e.g. `("server.bind", "…", "--bind")`.
+    pub flags: Vec<(String, String, String)>,
+}
+
+impl ConfigSources {
+    pub fn flag(mut self, key: &str, value: impl ToString, flag: &str) -> Self {
+        self.flags
+            .push((key.to_owned(), value.to_string(), flag.to_owned()));
+        self
+    }
+}
+
+impl Config {
+    /// Reads the layers in SPEC's order and validates the result.
+    pub fn load(sources: &ConfigSources) -> Result<Config, ConfigError> {
+        let figment = Config::figment(sources)?;
+        let config: Config = figment
+            .extract()
+            .map_err(|err| ConfigError::from_figment(&figment, err))?;
+        config.validate(&figment)?;
+        Ok(config)
+    }
+
+    fn figment(sources: &ConfigSources) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        figment = match &sources.file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError {
+                    key: "--config".into(),
+                    source: "command-line flag --config".into(),
+                    message: format!("the file {} does not exist", path.display()),
+                })
+            }
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None if PathBuf::from(DEFAULT_CONFIG_FILE).exists() => {
+                figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => figment,
+        };
+        // Only `DASHTRAY_<SECTION>__<KEY>` names are configuration; other DASHTRAY_*
+        // variables (a client's DASHTRAY_API_KEY, the tests' URLs) are not ours to reject.
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        for (key, value, flag) in &sources.flags {
+            figment = figment.merge(FlagProvider {
+                key: key.clone(),
+                value: value.clone(),
+                flag: flag.clone(),
+            });
+        }
+        Ok(figment)
+    }
+
+    /// Rules that span keys, or that serde cannot express.
+    fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
+        if self.ratelimit.backend == RateLimitBackend::Redis && self.ratelimit.redis_url.is_none()
+        {
+            return Err(ConfigError::at(
+                figment,
+                "ratelimit.backend",
+                "the `redis` backend needs `ratelimit.redis_url`",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::at(
+                figment,
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration as `dashtray config` shows it: every secret replaced by `***`.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("config serializes");
+        value["database"]["url"] = self.database.url.redacted().into();
+        if let Some(url) = &self.ratelimit.redis_url {
+            value["ratelimit"]["redis_url"] = url.redacted().into();
+        }
+        value
+    }
+
+    /// The section `[plugin.<name>]`, or an empty object.
+    pub fn plugin_section(&self, name: &str) -> serde_json::Value {
+        self.plugin
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+}
+
+/// A configuration key whose value is wrong, and where the value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub source: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn at(figment: &Figment, key: &str, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.to_owned(),
+            source: describe_source(figment.find_metadata(key), key),
+            message: message.into(),
+        }
+    }
+
+    fn from_figment(figment: &Figment, err: figment::Error) -> Self {
+        // Report the first problem; fixing it reveals the next, which keeps the message short.
+        let err = err.into_iter().next().expect("an error has at least one cause");
+        let mut path = err.path.clone();
+        if let figment::error::Kind::UnknownField(field, _) = &err.kind {
+            path.push(field.clone());
+        }
+        let key = path.join(".");
+        let metadata = figment.find_metadata(&key).or(err.metadata.as_ref());
+        ConfigError {
+            source: describe_source(metadata, &key),
+            key,
+            message: err.kind.to_string(),
+        }
+    }
+}
+
+fn describe_source(metadata: Option<&Metadata>, key: &str) -> String {
+    let Some(metadata) = metadata else {
+        return "unknown source".into();
+    };
+    let keys: Vec<&str> = key.split('.').collect();
+    match &metadata.source {
+        Some(figment::Source::File(path)) => format!("file {}", path.display()),
+        _ if metadata.name.contains("environment") => format!(
+            "environment variable {}",
+            metadata.interpolate(&Profile::Default, &keys)
+        ),
+        _ => metadata.name.to_string(),
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration `{}` (from {}): {}",
+            self.key, self.source, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One command-line flag as a figment layer, so errors can name the flag.
+struct FlagProvider {
+    key: String,
+    value: String,
+    flag: String,
+}
+
+impl Provider for FlagProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("command-line flag {}", self.flag))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let value: figment::value::Value = self.value.parse().expect("infallible");
+        Serialized::default(&self.key, value).data()
+    }
+}
+
+/// `database.url`: `sqlite://PATH` or `postgres://…`, checked when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+/// The storage engine a [`DatabaseUrl`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = DatabaseUrl(raw.to_owned());
+        match url.kind() {
+            Some(DatabaseKind::Sqlite) => {
+                if raw.trim_start_matches("sqlite:").trim_start_matches("//").is_empty() {
+                    return Err("a SQLite URL needs a path, as in `sqlite://dashtray.db`".into());
+                }
+                Ok(url)
+            }
+            Some(DatabaseKind::Postgres) => {
+                url::Url::parse(raw).map_err(|e| format!("not a valid Postgres URL: {e}"))?;
+                Ok(url)
+            }
+            None => Err("expected `sqlite://PATH` or `postgres://USER@HOST/DATABASE`".into()),
+        }
+    }
+
+    pub fn kind(&self) -> Option<DatabaseKind> {
+        if self.0.starts_with("sqlite:") {
+            Some(DatabaseKind::Sqlite)
+        } else if self.0.starts_with("postgres://") || self.0.starts_with("postgresql://") {
+            Some(DatabaseKind::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn redacted(&self) -> String {
+        redact_password(&self.0)
+    }
+}
+
+/// A URL that may carry a password (`ratelimit.redis_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn redacted(&self) -> String {
+        redact_password(&self.0)
+    }
+}
+
+fn redact_password(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// A log filter such as `info` or `dashtray=debug,sqlx=warn`, checked when read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLevel(String);
+
+impl LogLevel {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A whole number of at least 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PositiveU32(pub u32);
+
+impl<'de> Deserialize<'de> for PositiveU32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u32::deserialize(d)? {
+            0 => Err(serde::de::Error::custom("must be at least 1")),
+            n => Ok(PositiveU32(n)),
+        }
+    }
+}
+
+macro_rules! string_newtype_serde {
+    ($ty:ident, $check:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                let check: fn(&str) -> Result<$ty, String> = $check;
+                check(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_newtype_serde!(DatabaseUrl, DatabaseUrl::parse);
+string_newtype_serde!(SecretUrl, |raw| {
+    url::Url::parse(raw)
+        .map(|_| SecretUrl(raw.to_owned()))
+        .map_err(|e| format!("not a valid URL: {e}"))
+});
+string_newtype_serde!(LogLevel, |raw| {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(raw)
+        .map(|_| LogLevel(raw.to_owned()))
+        .map_err(|e| format!("not a valid log filter: {e}"))
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in_jail(sources: ConfigSources) -> Result<Config, ConfigError> {
+        Config::load(&sources)
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        Jail::expect_with(|_| {
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(config, Config::default());
+            assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.database.url.as_str(), "sqlite://dashtray.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn layers_apply_in_order_file_env_flag() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                DEFAULT_CONFIG_FILE,
+                "[server]\nbind = \"127.0.0.1:1000\"\n[ratelimit]\ndefault_per_hour = 50\n",
+            )?;
+            jail.set_env("DASHTRAY_RATELIMIT__DEFAULT_PER_HOUR", "70");
+            jail.set_env("DASHTRAY_SERVER__BIND", "127.0.0.1:2000");
+            let flags = ConfigSources::default().flag("server.bind", "127.0.0.1:3000", "--bind");
+            let config = load_in_jail(flags).unwrap();
+            assert_eq!(config.server.bind.to_string(), "127.0.0.1:3000");
+            assert_eq!(config.ratelimit.default_per_hour.0, 70);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_backend_from_env_names_key_and_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_RATELIMIT__BACKEND", "bogus");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "ratelimit.backend");
+            assert_eq!(err.source, "environment variable DASHTRAY_RATELIMIT__BACKEND");
+            assert!(err.message.contains("bogus"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_in_file_names_key_and_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file(DEFAULT_CONFIG_FILE, "[server]\nbindd = \"x\"\n")?;
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "server.bindd");
+            assert!(err.source.starts_with("file "), "{err}");
+            assert!(err.source.ends_with(DEFAULT_CONFIG_FILE), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_section_from_env_is_rejected() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_DATABSE__URL", "sqlite://x.db");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "databse");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn non_config_dashtray_variables_are_ignored() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_API_KEY", "dk_x_y");
+            jail.set_env("DASHTRAY_TEST_POSTGRES_URL", "postgres://x");
+            assert!(load_in_jail(ConfigSources::default()).is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_database_url_names_the_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_DATABASE__URL", "mysql://localhost/x");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "database.url");
+            assert!(err.message.contains("sqlite://"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_bind_flag_names_the_flag() {
+        Jail::expect_with(|_| {
+            let flags = ConfigSources::default().flag("server.bind", "nowhere", "--bind");
+            let err = load_in_jail(flags).unwrap_err();
+            assert_eq!(err.key, "server.bind");
+            assert_eq!(err.source, "command-line flag --bind");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redis_backend_requires_a_url() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_RATELIMIT__BACKEND", "redis");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "ratelimit.backend");
+            assert!(err.message.contains("redis_url"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn zero_budget_and_bad_log_level_are_rejected() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_RATELIMIT__DEFAULT_PER_HOUR", "0");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "ratelimit.default_per_hour");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_LOG__LEVEL", "loud=[");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "log.level");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_explicit_config_file_is_an_error() {
+        Jail::expect_with(|_| {
+            let sources = ConfigSources {
+                file: Some("nope.toml".into()),
+                ..Default::default()
+            };
+            let err = load_in_jail(sources).unwrap_err();
+            assert!(err.message.contains("nope.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redacted_hides_passwords() {
+        let mut config = Config::default();
+        config.database.url = DatabaseUrl::parse("postgres://app:s3cret@db/x").unwrap();
+        let shown = config.redacted().to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+}

@@ -1,0 +1,318 @@
+//! The one error type every handler returns, rendered as SPEC's problem+json body.
+//!
+//! Handlers return `Result<_, ApiError>`; the error normaliser in `http::errors` is the
+//! only place that turns an error into a response, so every error looks the same.
+
+use std::fmt;
+
+use poem::http::StatusCode;
+use poem_openapi::{registry::MetaResponses, registry::Registry, ApiResponse};
+use serde::Serialize;
+
+/// The stable, machine-readable error codes of the API (`"error"` in the body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidParameter,
+    Unauthorized,
+    PlanRequired,
+    InsufficientScope,
+    NotFound,
+    MethodNotAllowed,
+    RateLimited,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidParameter,
+        ErrorCode::Unauthorized,
+        ErrorCode::PlanRequired,
+        ErrorCode::InsufficientScope,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::PlanRequired => "plan_required",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidParameter => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::PlanRequired | ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The RFC 9457 `title`: a short summary that never varies for one code.
+    pub fn title(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidParameter => "Invalid parameter",
+            ErrorCode::Unauthorized => "Unauthorized",
+            ErrorCode::PlanRequired => "Plan required",
+            ErrorCode::InsufficientScope => "Insufficient scope",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::RateLimited => "Rate limit exceeded",
+            ErrorCode::Internal => "Internal server error",
+            ErrorCode::Unavailable => "Service unavailable",
+        }
+    }
+
+    /// The RFC 9457 `type`: a URI that documents the code.
+    pub fn type_uri(self) -> String {
+        format!("https://docs.dashtray.com/api/errors#{}", self.as_str())
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rejected parameter of a 400 answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParameterProblem {
+    pub parameter: String,
+    pub message: String,
+}
+
+/// An error answer: its code, a sentence for a person, and (never shown) its cause.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    details: Vec<ParameterProblem>,
+    retry_after_secs: Option<u64>,
+    allow: Vec<String>,
+    cause: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after_secs: None,
+            allow: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// A 400 naming the parameter and what is allowed.
+    pub fn invalid_parameter(parameter: impl Into<String>, message: impl Into<String>) -> Self {
+        let problem = ParameterProblem {
+            parameter: parameter.into(),
+            message: message.into(),
+        };
+        let mut err = ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("Invalid value for `{}`: {}", problem.parameter, problem.message),
+        );
+        err.details.push(problem);
+        err
+    }
+
+    /// A 400 for several parameters at once.
+    pub fn invalid_parameters(details: Vec<ParameterProblem>) -> Self {
+        let names: Vec<String> = details.iter().map(|d| format!("`{}`", d.parameter)).collect();
+        let mut err = ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("Invalid value for {}.", names.join(", ")),
+        );
+        err.details = details;
+        err
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn method_not_allowed(method: &str, allow: Vec<String>) -> Self {
+        let mut err = ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!(
+                "The method {method} is not allowed here; allowed: {}.",
+                allow.join(", ")
+            ),
+        );
+        err.allow = allow;
+        err
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut err = ApiError::new(
+            ErrorCode::RateLimited,
+            format!("Rate limit exceeded. Retry in {retry_after_secs} seconds."),
+        );
+        err.retry_after_secs = Some(retry_after_secs);
+        err
+    }
+
+    /// A 500: the cause goes to the log under the request id, never to the client.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        ApiError::new(
+            ErrorCode::Internal,
+            "An internal error occurred. Quote the request id when reporting it.",
+        )
+        .with_cause(cause)
+    }
+
+    /// A 503: a dependency (the database, a limiter store) cannot be reached.
+    pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "The service is temporarily unavailable. Retry shortly.",
+        )
+        .with_cause(cause)
+    }
+
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn details(&self) -> &[ParameterProblem] {
+        &self.details
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
+    pub fn allow(&self) -> &[String] {
+        &self.allow
+    }
+
+    pub fn cause(&self) -> Option<&anyhow::Error> {
+        self.cause.as_ref()
+    }
+
+    /// The problem+json body, with the request id of the answer it belongs to.
+    pub fn body(&self, request_id: &str) -> Problem {
+        Problem {
+            type_uri: self.code.type_uri(),
+            title: self.code.title(),
+            status: self.status().as_u16(),
+            detail: self.message.clone(),
+            error: self.code,
+            message: self.message.clone(),
+            request_id: request_id.to_owned(),
+            details: self.details.clone(),
+            retry_after: self.retry_after_secs,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+}
+
+/// Error responses are documented once, by the spec merger, for every operation; a
+/// handler's `Result<_, ApiError>` therefore adds nothing of its own to the spec.
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: Vec::new(),
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+/// SPEC's error body: RFC 9457 fields plus the published `error` and `message`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    pub error: ErrorCode,
+    pub message: String,
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ParameterProblem>,
+    #[serde(rename = "retryAfter", skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+/// The content type of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_parameter_body_names_the_parameter() {
+        let err = ApiError::invalid_parameter("limit", "must be between 1 and 1000");
+        let body = serde_json::to_value(err.body("req-1")).unwrap();
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["error"], "invalid_parameter");
+        assert_eq!(body["requestId"], "req-1");
+        assert_eq!(body["details"][0]["parameter"], "limit");
+        assert!(body["message"].as_str().unwrap().contains("`limit`"));
+        assert!(body.get("retryAfter").is_none());
+    }
+
+    #[test]
+    fn internal_error_body_never_carries_its_cause() {
+        let err = ApiError::internal(anyhow::anyhow!("SELECT * FROM secret_table failed"));
+        let text = serde_json::to_string(&err.body("r")).unwrap();
+        assert!(!text.contains("secret_table"), "{text}");
+        assert!(err.cause().is_some());
+    }
+
+    #[test]
+    fn rate_limited_body_carries_retry_after() {
+        let body = serde_json::to_value(ApiError::rate_limited(42).body("r")).unwrap();
+        assert_eq!(body["status"], 429);
+        assert_eq!(body["retryAfter"], 42);
+    }
+}

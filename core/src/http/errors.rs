@@ -1,0 +1,122 @@
+//! The error normaliser: every error, whatever raised it, leaves as SPEC's problem+json.
+//!
+//! Handlers raise [`ApiError`]; poem and poem-openapi raise their own errors (a parameter
+//! that does not parse, an unknown route, a panic). This module maps the foreign ones to
+//! an `ApiError`, and renders an `ApiError` in exactly one way.
+
+use poem::{
+    error::{MethodNotAllowedError, NotFoundError},
+    http::{header, HeaderValue, StatusCode},
+    Endpoint, IntoResponse, Request, Response, Result,
+};
+use poem_openapi::error::{ParseParamError, ParsePathError};
+
+use crate::{
+    error::{ApiError, ErrorCode, PROBLEM_JSON},
+    http::request_id,
+};
+
+impl ApiError {
+    /// Renders the answer; a 5xx also logs its cause, under the current request id.
+    pub fn to_response(&self) -> Response {
+        let request_id = request_id::current().unwrap_or_default();
+        if self.status().is_server_error() {
+            match self.cause() {
+                Some(cause) => tracing::error!(error = %format!("{cause:#}"), code = %self.code(), "request failed"),
+                None => tracing::error!(code = %self.code(), "request failed"),
+            }
+        }
+        let body = serde_json::to_vec(&self.body(&request_id)).expect("problem serializes");
+        let mut resp = Response::builder()
+            .status(self.status())
+            .content_type(PROBLEM_JSON)
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(body);
+        if let Some(secs) = self.retry_after_secs() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if !self.allow().is_empty() {
+            if let Ok(allow) = HeaderValue::from_str(&self.allow().join(", ")) {
+                resp.headers_mut().insert(header::ALLOW, allow);
+            }
+        }
+        resp
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.to_response()
+    }
+}
+
+/// Maps any poem error to the `ApiError` it stands for.
+pub fn to_api_error(err: poem::Error) -> ApiError {
+    if err.is::<ApiError>() {
+        return err.downcast::<ApiError>().expect("checked by is()");
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return ApiError::invalid_parameter(e.name, clean_reason(&e.reason));
+    }
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        return ApiError::invalid_parameter(e.name, clean_reason(&e.reason));
+    }
+    if err.is::<NotFoundError>() {
+        return not_found_route();
+    }
+    if err.is::<MethodNotAllowedError>() {
+        return ApiError::new(ErrorCode::MethodNotAllowed, "This method is not allowed here.");
+    }
+    from_status(err.status(), err)
+}
+
+/// An error we did not raise ourselves: its status decides the code, and its text is
+/// never shown, since it may carry internals.
+fn from_status(status: StatusCode, err: poem::Error) -> ApiError {
+    let cause = anyhow::anyhow!("{err}");
+    match status {
+        StatusCode::NOT_FOUND => not_found_route(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(ErrorCode::MethodNotAllowed, "This method is not allowed here.")
+        }
+        StatusCode::UNAUTHORIZED => ApiError::new(ErrorCode::Unauthorized, "Unauthorized."),
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(cause),
+        s if s.is_client_error() => ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!(
+                "The request was rejected: {}.",
+                s.canonical_reason().unwrap_or("bad request").to_lowercase()
+            ),
+        ),
+        _ => ApiError::internal(cause),
+    }
+}
+
+pub fn not_found_route() -> ApiError {
+    ApiError::not_found("No such route. The API's routes are listed at /api/v1/openapi.json.")
+}
+
+/// poem-openapi's reasons are already safe and short; only the first line is kept.
+fn clean_reason(reason: &str) -> String {
+    reason.lines().next().unwrap_or(reason).trim().to_owned()
+}
+
+/// The layer around the routes: errors become responses here, so that layers outside
+/// (auth, rate limits, caching) only ever see finished responses.
+pub async fn layer<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    match next.call(req).await {
+        Ok(resp) => Ok(resp.into_response()),
+        Err(err) => Ok(to_api_error(err).to_response()),
+    }
+}
+
+/// The answer to a panic in a handler: a 500 like any other, the server keeps serving.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic".into());
+    ApiError::internal(anyhow::anyhow!("handler panicked: {what}")).to_response()
+}

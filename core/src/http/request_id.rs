@@ -1,0 +1,85 @@
+//! Request ids: kept from the caller when well-formed, generated otherwise, echoed in
+//! `X-Request-Id`, and available to every layer (error bodies, log lines) of the request.
+
+use std::fmt::Write;
+
+use poem::{http::HeaderValue, Endpoint, IntoResponse, Request, Response, Result};
+use rand::RngCore;
+
+pub const HEADER: &str = "x-request-id";
+const MAX_LEN: usize = 128;
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The id of the request being served by this task, if any.
+pub fn current() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// A caller's id is kept when it is 1-128 characters of `[A-Za-z0-9._-]`; anything else
+/// (too long, control characters, spaces) is replaced so it cannot poison the log.
+pub fn accept(candidate: &str) -> bool {
+    !candidate.is_empty()
+        && candidate.len() <= MAX_LEN
+        && candidate
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// 128 random bits as 32 lowercase hex digits.
+pub fn generate() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The outermost layer: fixes the id, runs the rest of the request in its scope, and
+/// stamps the answer.
+pub async fn layer<E: Endpoint>(next: E, req: Request) -> Result<Response> {
+    let id = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| accept(v))
+        .map(str::to_owned)
+        .unwrap_or_else(generate);
+    let header = HeaderValue::from_str(&id).expect("accepted ids are valid header values");
+    let mut resp = CURRENT
+        .scope(id, async move {
+            match next.call(req).await {
+                Ok(resp) => resp.into_response(),
+                Err(err) => err.into_response(),
+            }
+        })
+        .await;
+    resp.headers_mut().insert(HEADER, header);
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_formed_ids_are_kept_and_others_refused() {
+        assert!(accept("abc-123_X.y"));
+        assert!(accept(&"a".repeat(128)));
+        assert!(!accept(""));
+        assert!(!accept(&"a".repeat(129)));
+        assert!(!accept("has space"));
+        assert!(!accept("new\nline"));
+    }
+
+    #[test]
+    fn generated_ids_are_accepted_and_distinct() {
+        let (a, b) = (generate(), generate());
+        assert_eq!(a.len(), 32);
+        assert!(accept(&a));
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,35 @@
+//! dashtray-core: the framework every Dashtray plugin builds on.
+//!
+//! Where things live:
+//! - [`plugin`]: the contract a plugin implements; [`registry`] mounts plugins;
+//! - [`spec`]: merging the plugins' OpenAPI documents into the one served;
+//! - [`http`]: the request path (request ids, tracing, errors, routing);
+//! - [`error`]: the `ApiError` every handler returns;
+//! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
+//! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod migrate;
+pub mod plugin;
+pub mod registry;
+pub mod server;
+pub mod spec;
+pub mod system;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::Config;
+pub use db::Db;
+pub use error::{ApiError, ErrorCode};
+pub use migrate::Migration;
+pub use plugin::{Mounted, Plugin, PluginContext, PluginError};
+pub use registry::Registry;
+
+/// Re-exported so plugins use the same versions as core.
+pub use poem;
+pub use poem_openapi;
+pub use sqlx;

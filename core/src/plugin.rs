@@ -1,0 +1,107 @@
+//! The plugin contract: what a plugin gives the framework, and what it gets from it.
+//!
+//! A plugin owns one resource: its tables (as [`Migration`]s), its routes and its part of
+//! the OpenAPI document. Routes and spec come from the same `OpenApiService`, so they
+//! cannot disagree; core merges every plugin's document into the one it serves.
+
+use std::collections::BTreeSet;
+
+use poem::{endpoint::BoxEndpoint, EndpointExt, IntoEndpoint, Response};
+use poem_openapi::{OpenApi, OpenApiService};
+
+use crate::{db::Db, migrate::Migration};
+
+pub trait Plugin: Send + Sync + 'static {
+    /// Unique among loaded plugins; also the default tag of its operations.
+    fn name(&self) -> &str;
+
+    /// The plugin's own tables, applied at `migrate` and `serve`.
+    fn migrations(&self) -> Vec<Migration> {
+        Vec::new()
+    }
+
+    /// Builds the plugin's routes and their spec.
+    fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError>;
+}
+
+/// What a plugin gets at mount time.
+#[derive(Clone, Debug)]
+pub struct PluginContext {
+    db: Db,
+    config: serde_json::Value,
+    settings: crate::config::Config,
+}
+
+impl PluginContext {
+    pub fn new(db: Db, config: serde_json::Value, settings: crate::config::Config) -> Self {
+        PluginContext {
+            db,
+            config,
+            settings,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The plugin's own section, `[plugin.<name>]` in the configuration (`{}` if absent).
+    pub fn config(&self) -> &serde_json::Value {
+        &self.config
+    }
+
+    /// The whole server configuration, for plugins that follow server-wide settings.
+    pub fn settings(&self) -> &crate::config::Config {
+        &self.settings
+    }
+}
+
+/// A mounted plugin: its endpoint and the OpenAPI document describing it.
+///
+/// Paths in `spec` are relative to `/api/v1`; the registry adds the prefix.
+pub struct Mounted {
+    pub(crate) endpoint: BoxEndpoint<'static, Response>,
+    pub(crate) spec: serde_json::Value,
+    pub(crate) public: BTreeSet<String>,
+}
+
+impl Mounted {
+    /// Routes and spec from one poem-openapi API value (a type or a tuple of types).
+    pub fn from_api<T: OpenApi + 'static>(api: T) -> Result<Mounted, PluginError> {
+        let service = OpenApiService::new(api, "plugin", "0");
+        let spec = serde_json::from_str(&service.spec())
+            .map_err(|e| PluginError::new(format!("its spec is not valid JSON: {e}")))?;
+        Ok(Mounted::new(service.into_endpoint().boxed(), spec))
+    }
+
+    /// Routes and spec supplied separately (dynamic plugins, tests).
+    pub fn new(endpoint: BoxEndpoint<'static, Response>, spec: serde_json::Value) -> Mounted {
+        Mounted {
+            endpoint: endpoint.map_to_response().boxed(),
+            spec,
+            public: BTreeSet::new(),
+        }
+    }
+
+    /// Marks operations (by operationId) that are served without an API key.
+    pub fn public(mut self, operation_ids: &[&str]) -> Mounted {
+        self.public
+            .extend(operation_ids.iter().map(|id| (*id).to_owned()));
+        self
+    }
+}
+
+/// A plugin could not be mounted; the message says why, for the operator.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct PluginError {
+    message: String,
+}
+
+impl PluginError {
+    pub fn new(message: impl Into<String>) -> Self {
+        PluginError {
+            message: message.into(),
+        }
+    }
+}

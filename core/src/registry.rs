@@ -1,0 +1,157 @@
+//! The plugin registry: which plugins are loaded, their migrations, and mounting them
+//! into one route table and one document.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+use poem::Route;
+
+use crate::{
+    config::Config,
+    db::Db,
+    migrate::{self, MigrateError, MigrationReport},
+    plugin::{Plugin, PluginContext, PluginError},
+    spec::{ApiDocument, Fragment, MergeError, OperationInfo, API_PREFIX},
+    system::{self, DocumentSlot, SystemPlugin},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("two plugins are named `{0}`; plugin names must be unique")]
+    DuplicateName(String),
+    #[error("invalid configuration `plugins.disabled`: no plugin is named `{0}` (loaded: {1})")]
+    UnknownDisabled(String, String),
+    #[error("invalid configuration `plugins.disabled`: `{0}` is part of core and cannot be disabled")]
+    CoreDisabled(String),
+    #[error("invalid configuration `plugin.{0}`: no loaded plugin is named `{0}` (loaded: {1})")]
+    UnknownSection(String, String),
+    #[error("plugin `{plugin}` could not be mounted: {source}")]
+    Mount {
+        plugin: String,
+        #[source]
+        source: PluginError,
+    },
+    #[error("the plugins' OpenAPI documents clash: {0}")]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+}
+
+/// Every plugin that ships, core's own first.
+pub struct Registry {
+    plugins: Vec<Arc<dyn Plugin>>,
+    document: DocumentSlot,
+}
+
+/// The mounted API: the document and the routes it describes.
+pub struct MountedApi {
+    pub document: Arc<ApiDocument>,
+    pub routes: Route,
+}
+
+impl Registry {
+    pub fn new(plugins: Vec<Arc<dyn Plugin>>) -> Result<Registry, RegistryError> {
+        let document = DocumentSlot::default();
+        let mut all: Vec<Arc<dyn Plugin>> = vec![Arc::new(SystemPlugin::new(document.clone()))];
+        all.extend(plugins);
+        let mut names = BTreeSet::new();
+        for plugin in &all {
+            if !names.insert(plugin.name().to_owned()) {
+                return Err(RegistryError::DuplicateName(plugin.name().to_owned()));
+            }
+        }
+        Ok(Registry {
+            plugins: all,
+            document,
+        })
+    }
+
+    /// Every loaded plugin, disabled or not.
+    pub fn plugins(&self) -> impl Iterator<Item = &Arc<dyn Plugin>> {
+        self.plugins.iter()
+    }
+
+    fn loaded_names(&self) -> String {
+        let names: Vec<&str> = self.plugins.iter().map(|p| p.name()).collect();
+        names.join(", ")
+    }
+
+    /// The plugins to mount: all but `plugins.disabled`, which must name loaded plugins.
+    pub fn enabled(&self, config: &Config) -> Result<Vec<Arc<dyn Plugin>>, RegistryError> {
+        let known: BTreeSet<&str> = self.plugins.iter().map(|p| p.name()).collect();
+        for name in &config.plugins.disabled {
+            if name == system::NAME {
+                return Err(RegistryError::CoreDisabled(name.clone()));
+            }
+            if !known.contains(name.as_str()) {
+                return Err(RegistryError::UnknownDisabled(name.clone(), self.loaded_names()));
+            }
+        }
+        for name in config.plugin.keys() {
+            if !known.contains(name.as_str()) {
+                return Err(RegistryError::UnknownSection(name.clone(), self.loaded_names()));
+            }
+        }
+        Ok(self
+            .plugins
+            .iter()
+            .filter(|p| !config.plugins.disabled.iter().any(|d| d == p.name()))
+            .cloned()
+            .collect())
+    }
+
+    /// Applies the migrations of every enabled plugin.
+    pub async fn migrate(
+        &self,
+        db: &Db,
+        config: &Config,
+    ) -> Result<Vec<MigrationReport>, RegistryError> {
+        let mut reports = Vec::new();
+        for plugin in self.enabled(config)? {
+            reports.push(migrate::apply(db, plugin.name(), &plugin.migrations()).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Mounts every enabled plugin and merges their documents.
+    pub fn mount(&self, db: &Db, config: &Config) -> Result<MountedApi, RegistryError> {
+        let mut fragments = Vec::new();
+        let mut public = BTreeSet::new();
+        let mut endpoints = BTreeMap::new();
+        for plugin in self.enabled(config)? {
+            let name = plugin.name().to_owned();
+            let cx = PluginContext::new(db.clone(), config.plugin_section(&name), config.clone());
+            let mounted = plugin.mount(&cx).map_err(|source| RegistryError::Mount {
+                plugin: name.clone(),
+                source,
+            })?;
+            public.extend(mounted.public);
+            fragments.push(Fragment {
+                plugin: name.clone(),
+                spec: mounted.spec,
+            });
+            endpoints.insert(name, Arc::new(mounted.endpoint));
+        }
+        let document = ApiDocument::build(&fragments, &public)?;
+        self.document.fill(&document);
+        let routes = crate::http::router::api_routes(document.operations(), &endpoints, API_PREFIX);
+        Ok(MountedApi {
+            document: Arc::new(document),
+            routes,
+        })
+    }
+
+    /// The document alone, for tools (`cargo xtask openapi`, `dashtray openapi`): needs no
+    /// database, since mounting connects lazily.
+    pub fn document(&self, config: &Config) -> Result<Arc<ApiDocument>, anyhow::Error> {
+        let db = Db::lazy(&config.database)?;
+        Ok(self.mount(&db, config)?.document)
+    }
+
+    /// The operations of every enabled plugin, for `dashtray plugins`.
+    pub fn operations(&self, config: &Config) -> Result<Vec<OperationInfo>, anyhow::Error> {
+        Ok(self.document(config)?.operations().to_vec())
+    }
+}

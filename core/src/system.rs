@@ -1,0 +1,184 @@
+//! Core's own operations, mounted like any plugin: health and the API document.
+
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use poem_openapi::{
+    payload::{Json, PlainText},
+    ApiResponse, Enum, Object, OpenApi, Tags,
+};
+
+use crate::{
+    db::Db,
+    plugin::{Mounted, Plugin, PluginContext, PluginError},
+    spec::ApiDocument,
+};
+
+/// The plugin name of core's operations.
+pub const NAME: &str = "system";
+
+/// The merged document, filled in by the registry once every plugin is mounted.
+#[derive(Clone, Default)]
+pub struct DocumentSlot(Arc<OnceLock<RenderedDocument>>);
+
+struct RenderedDocument {
+    json: serde_json::Value,
+    yaml: String,
+}
+
+impl DocumentSlot {
+    pub fn fill(&self, document: &ApiDocument) {
+        let _ = self.0.set(RenderedDocument {
+            json: document.value().clone(),
+            yaml: document.to_yaml(),
+        });
+    }
+
+    fn get(&self) -> &RenderedDocument {
+        self.0.get().expect("the registry fills the document before serving")
+    }
+}
+
+pub struct SystemPlugin {
+    document: DocumentSlot,
+}
+
+impl SystemPlugin {
+    pub fn new(document: DocumentSlot) -> Self {
+        SystemPlugin { document }
+    }
+}
+
+impl Plugin for SystemPlugin {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
+        let api = SystemApi {
+            db: cx.db().clone(),
+            check_timeout: Duration::from_millis(cx.settings().database.acquire_timeout_ms),
+            document: self.document.clone(),
+        };
+        Ok(Mounted::from_api(api)?.public(&["getHealth", "getOpenApiJson", "getOpenApiYaml"]))
+    }
+}
+
+#[derive(Tags)]
+enum SystemTag {
+    /// Service status and the API's own description.
+    #[oai(rename = "system")]
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "HealthState", rename_all = "lowercase")]
+enum HealthState {
+    Ok,
+    Unavailable,
+}
+
+/// Each dependency's state.
+#[derive(Debug, Object)]
+#[oai(rename = "HealthChecks")]
+struct HealthChecks {
+    database: HealthState,
+}
+
+/// The service's state.
+#[derive(Debug, Object)]
+#[oai(rename = "Health")]
+struct Health {
+    /// `ok` when every check is `ok`.
+    status: HealthState,
+    /// The server's version.
+    version: String,
+    checks: HealthChecks,
+}
+
+#[derive(ApiResponse)]
+enum HealthResponse {
+    /// Every dependency answers.
+    #[oai(status = 200)]
+    Ok(Json<Health>, #[oai(header = "Cache-Control")] String),
+    /// A dependency does not answer; `checks` says which.
+    #[oai(status = 503)]
+    Unavailable(Json<Health>, #[oai(header = "Cache-Control")] String),
+}
+
+#[derive(ApiResponse)]
+enum YamlDocument {
+    /// The OpenAPI document as YAML.
+    #[oai(status = 200, content_type = "application/yaml")]
+    Ok(PlainText<String>),
+}
+
+struct SystemApi {
+    db: Db,
+    check_timeout: Duration,
+    document: DocumentSlot,
+}
+
+#[OpenApi(tag = "SystemTag::System")]
+impl SystemApi {
+    /// Check API status
+    ///
+    /// Answers without an API key and does not count against any rate limit. 503 when the
+    /// database cannot be reached; it recovers by itself when the database is back.
+    #[oai(path = "/health", method = "get", operation_id = "getHealth")]
+    async fn health(&self) -> HealthResponse {
+        let no_store = "no-store".to_owned();
+        match self.db.check(self.check_timeout).await {
+            Ok(()) => HealthResponse::Ok(Json(health(HealthState::Ok)), no_store),
+            Err(err) => {
+                tracing::warn!(error = %err, "health check: database unavailable");
+                HealthResponse::Unavailable(Json(health(HealthState::Unavailable)), no_store)
+            }
+        }
+    }
+
+    /// The OpenAPI document (JSON)
+    ///
+    /// The document this server serves: the built-in operations and any dynamic plugins'.
+    #[oai(path = "/openapi.json", method = "get", operation_id = "getOpenApiJson")]
+    async fn openapi_json(&self) -> Json<serde_json::Value> {
+        Json(self.document.get().json.clone())
+    }
+
+    /// The OpenAPI document (YAML)
+    #[oai(path = "/openapi.yaml", method = "get", operation_id = "getOpenApiYaml")]
+    async fn openapi_yaml(&self) -> YamlDocument {
+        YamlDocument::Ok(PlainText(self.document.get().yaml.clone()))
+    }
+}
+
+fn health(database: HealthState) -> Health {
+    Health {
+        status: database,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        checks: HealthChecks { database },
+    }
+}
+
+/// The `/docs` page: Swagger UI with the document inlined, so it works with no internet.
+///
+/// poem-openapi embeds Swagger UI's script and styles but only renders them for one
+/// compile-time API; we render it for a placeholder API and put the merged document in
+/// the placeholder's place.
+pub fn docs_html(document: &ApiDocument) -> String {
+    struct Placeholder;
+    #[OpenApi]
+    impl Placeholder {}
+    let placeholder = poem_openapi::OpenApiService::new(Placeholder, "placeholder", "0");
+    let html = placeholder.swagger_ui_html();
+    let marker = format!("let spec = {};", placeholder.spec());
+    // `</` inside a string would end the inline <script>; `<\/` is the same JSON string.
+    let merged = serde_json::to_string(document.value())
+        .expect("document serializes")
+        .replace("</", "<\\/");
+    assert!(html.contains(&marker), "poem-openapi's Swagger UI template changed");
+    html.replacen(&marker, &format!("let spec = {merged};"), 1)
+        .replacen("<title>Swagger UI</title>", "<title>Dashtray API reference</title>", 1)
+}

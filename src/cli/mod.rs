@@ -1,0 +1,111 @@
+//! The command line: one subcommand per module, all reading the same configuration.
+//!
+//! Convention (SPEC "Command line"): `--json` prints exactly one JSON object on stdout;
+//! a failure prints one line on stderr and exits non-zero.
+
+mod inspect;
+mod serve;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use dashtray_core::{config::ConfigSources, Config};
+
+#[derive(Debug, Parser)]
+#[command(name = "dashtray", version, about = "Dashtray API: serve a project's data as a REST API")]
+pub struct Cli {
+    /// Configuration file (default: ./dashtray.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve until SIGINT/SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Apply every plugin's pending migrations.
+    Migrate,
+    /// Show the effective configuration, secrets redacted.
+    Config,
+    /// List the plugins and their operations.
+    Plugins,
+    /// Print the merged OpenAPI document, as served.
+    Openapi(inspect::OpenapiArgs),
+}
+
+/// What every command gets: the loaded configuration and the output mode.
+pub struct Context {
+    pub config: Config,
+    pub json: bool,
+}
+
+impl Context {
+    /// Prints `value` as the command's one JSON object, or `human` as text.
+    pub fn print(&self, value: &serde_json::Value, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", human());
+        }
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut sources = ConfigSources {
+        file: cli.config.clone(),
+        ..Default::default()
+    };
+    if let Command::Serve(args) = &cli.command {
+        sources = args.flags(sources);
+    }
+    let config = Config::load(&sources)?;
+    dashtray_core::telemetry::init(&config.log);
+    let cx = Context {
+        config,
+        json: cli.json,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(&cx, args).await,
+            Command::Migrate => inspect::migrate(&cx).await,
+            Command::Config => inspect::config(&cx),
+            Command::Plugins => inspect::plugins(&cx),
+            Command::Openapi(args) => inspect::openapi(&cx, args),
+        }
+    })
+}
+
+/// The error and its causes on one line, as SPEC asks of a failing command.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for (i, cause) in err.chain().enumerate() {
+        let cause = cause.to_string();
+        if i > 0 && text.contains(&cause) {
+            continue;
+        }
+        if i > 0 {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text.replace('\n', " ")
+}

@@ -1,0 +1,19 @@
+//! The `dashtray` server and command line, and the one list of the plugins that ship.
+
+pub mod cli;
+
+use std::sync::Arc;
+
+use dashtray_core::{Plugin, Registry};
+
+/// Every built-in plugin. The server, the CLI, xtask and the tests all start here, so this
+/// is the one place that says what ships. Core's own operations (health, the document)
+/// are added by the registry itself.
+pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
+    Vec::new()
+}
+
+/// The registry of the built-in plugins.
+pub fn registry() -> Registry {
+    Registry::new(builtin_plugins()).expect("built-in plugin names are unique")
+}
