@@ -3,12 +3,7 @@
 //! Every mistake stops start-up with a [`ConfigError`] naming the key and where the bad
 //! value came from, so an operator never has to guess which layer won.
 
-use std::{
-    collections::BTreeMap,
-    fmt,
-    net::SocketAddr,
-    path::PathBuf,
-};
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf};
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -211,8 +206,7 @@ impl Config {
 
     /// Rules that span keys, or that serde cannot express.
     fn validate(&self, figment: &Figment) -> Result<(), ConfigError> {
-        if self.ratelimit.backend == RateLimitBackend::Redis && self.ratelimit.redis_url.is_none()
-        {
+        if self.ratelimit.backend == RateLimitBackend::Redis && self.ratelimit.redis_url.is_none() {
             return Err(ConfigError::at(
                 figment,
                 "ratelimit.backend",
@@ -267,10 +261,15 @@ impl ConfigError {
 
     fn from_figment(figment: &Figment, err: figment::Error) -> Self {
         // Report the first problem; fixing it reveals the next, which keeps the message short.
-        let err = err.into_iter().next().expect("an error has at least one cause");
+        let err = err
+            .into_iter()
+            .next()
+            .expect("an error has at least one cause");
         let mut path = err.path.clone();
         if let figment::error::Kind::UnknownField(field, _) = &err.kind {
-            path.push(field.clone());
+            if path.last() != Some(field) {
+                path.push(field.clone());
+            }
         }
         let key = path.join(".");
         let metadata = figment.find_metadata(&key).or(err.metadata.as_ref());
@@ -289,9 +288,10 @@ fn describe_source(metadata: Option<&Metadata>, key: &str) -> String {
     let keys: Vec<&str> = key.split('.').collect();
     match &metadata.source {
         Some(figment::Source::File(path)) => format!("file {}", path.display()),
+        // The variable's name follows from the key: SPEC's `DASHTRAY_<SECTION>__<KEY>`.
         _ if metadata.name.contains("environment") => format!(
-            "environment variable {}",
-            metadata.interpolate(&Profile::Default, &keys)
+            "environment variable {ENV_PREFIX}{}",
+            keys.join("__").to_uppercase()
         ),
         _ => metadata.name.to_string(),
     }
@@ -343,7 +343,11 @@ impl DatabaseUrl {
         let url = DatabaseUrl(raw.to_owned());
         match url.kind() {
             Some(DatabaseKind::Sqlite) => {
-                if raw.trim_start_matches("sqlite:").trim_start_matches("//").is_empty() {
+                if raw
+                    .trim_start_matches("sqlite:")
+                    .trim_start_matches("//")
+                    .is_empty()
+                {
                     return Err("a SQLite URL needs a path, as in `sqlite://dashtray.db`".into());
                 }
                 Ok(url)
@@ -455,6 +459,8 @@ string_newtype_serde!(LogLevel, |raw| {
 });
 
 #[cfg(test)]
+// figment's Jail fixes the closures' error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -497,7 +503,10 @@ mod tests {
             jail.set_env("DASHTRAY_RATELIMIT__BACKEND", "bogus");
             let err = load_in_jail(ConfigSources::default()).unwrap_err();
             assert_eq!(err.key, "ratelimit.backend");
-            assert_eq!(err.source, "environment variable DASHTRAY_RATELIMIT__BACKEND");
+            assert_eq!(
+                err.source,
+                "environment variable DASHTRAY_RATELIMIT__BACKEND"
+            );
             assert!(err.message.contains("bogus"), "{err}");
             Ok(())
         });

@@ -129,7 +129,10 @@ impl ApiError {
         };
         let mut err = ApiError::new(
             ErrorCode::InvalidParameter,
-            format!("Invalid value for `{}`: {}", problem.parameter, problem.message),
+            format!(
+                "Invalid value for `{}`: {}",
+                problem.parameter, problem.message
+            ),
         );
         err.details.push(problem);
         err
@@ -137,7 +140,10 @@ impl ApiError {
 
     /// A 400 for several parameters at once.
     pub fn invalid_parameters(details: Vec<ParameterProblem>) -> Self {
-        let names: Vec<String> = details.iter().map(|d| format!("`{}`", d.parameter)).collect();
+        let names: Vec<String> = details
+            .iter()
+            .map(|d| format!("`{}`", d.parameter))
+            .collect();
         let mut err = ApiError::new(
             ErrorCode::InvalidParameter,
             format!("Invalid value for {}.", names.join(", ")),

@@ -19,7 +19,7 @@ pub mod server;
 pub mod spec;
 pub mod system;
 pub mod telemetry;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use config::Config;

@@ -84,6 +84,9 @@ const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS dashtray_migrations (
     PRIMARY KEY (plugin, version)
 )";
 
+/// An always-empty table: writing to it is how a SQLite migrator takes the write lock.
+const SQLITE_LOCK_TABLE: &str = "CREATE TABLE IF NOT EXISTS dashtray_migration_lock (id INTEGER)";
+
 /// Applies `migrations` of `plugin` that are not yet applied.
 pub async fn apply(
     db: &Db,
@@ -119,7 +122,12 @@ fn check_order(plugin: &str, migrations: &[Migration]) -> Result<(), MigrateErro
 
 async fn ensure_tracking_table(db: &Db) -> Result<(), sqlx::Error> {
     let mut tx = db.pool().begin().await?;
-    lock_for_migration(db.kind(), &mut tx).await?;
+    match db.kind() {
+        DatabaseKind::Postgres => lock_for_migration(db.kind(), &mut tx).await?,
+        DatabaseKind::Sqlite => {
+            sqlx::raw_sql(SQLITE_LOCK_TABLE).execute(&mut *tx).await?;
+        }
+    }
     sqlx::raw_sql(TRACKING_TABLE).execute(&mut *tx).await?;
     tx.commit().await
 }
@@ -134,7 +142,7 @@ async fn lock_for_migration(
         DatabaseKind::Postgres => "SELECT pg_advisory_xact_lock(7461736872617901)",
         // A write as the first statement takes SQLite's write lock now (waiting on the
         // busy timeout) instead of failing later when a read transaction tries to upgrade.
-        DatabaseKind::Sqlite => "CREATE TABLE IF NOT EXISTS dashtray_migration_lock (id INTEGER)",
+        DatabaseKind::Sqlite => "DELETE FROM dashtray_migration_lock",
     };
     sqlx::raw_sql(sql).execute(&mut **tx).await?;
     Ok(())
@@ -146,13 +154,12 @@ async fn apply_one(db: &Db, plugin: &str, migration: &Migration) -> Result<bool,
     let checksum = checksum(sql);
     let mut tx = db.pool().begin().await?;
     lock_for_migration(db.kind(), &mut tx).await?;
-    let existing = sqlx::query(
-        "SELECT checksum FROM dashtray_migrations WHERE plugin = $1 AND version = $2",
-    )
-    .bind(plugin)
-    .bind(migration.version)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let existing =
+        sqlx::query("SELECT checksum FROM dashtray_migrations WHERE plugin = $1 AND version = $2")
+            .bind(plugin)
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(row) = existing {
         let stored: String = row.try_get("checksum")?;
         return if stored == checksum {
@@ -211,7 +218,10 @@ mod tests {
 
     #[test]
     fn checksum_ignores_line_endings_and_outer_whitespace() {
-        assert_eq!(checksum("CREATE TABLE a (x INT);\n"), checksum("CREATE TABLE a (x INT);"));
+        assert_eq!(
+            checksum("CREATE TABLE a (x INT);\n"),
+            checksum("CREATE TABLE a (x INT);")
+        );
         assert_eq!(checksum("a\r\nb"), checksum("a\nb"));
         assert_ne!(checksum("a"), checksum("b"));
     }

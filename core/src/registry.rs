@@ -23,7 +23,9 @@ pub enum RegistryError {
     DuplicateName(String),
     #[error("invalid configuration `plugins.disabled`: no plugin is named `{0}` (loaded: {1})")]
     UnknownDisabled(String, String),
-    #[error("invalid configuration `plugins.disabled`: `{0}` is part of core and cannot be disabled")]
+    #[error(
+        "invalid configuration `plugins.disabled`: `{0}` is part of core and cannot be disabled"
+    )]
     CoreDisabled(String),
     #[error("invalid configuration `plugin.{0}`: no loaded plugin is named `{0}` (loaded: {1})")]
     UnknownSection(String, String),
@@ -86,12 +88,18 @@ impl Registry {
                 return Err(RegistryError::CoreDisabled(name.clone()));
             }
             if !known.contains(name.as_str()) {
-                return Err(RegistryError::UnknownDisabled(name.clone(), self.loaded_names()));
+                return Err(RegistryError::UnknownDisabled(
+                    name.clone(),
+                    self.loaded_names(),
+                ));
             }
         }
         for name in config.plugin.keys() {
             if !known.contains(name.as_str()) {
-                return Err(RegistryError::UnknownSection(name.clone(), self.loaded_names()));
+                return Err(RegistryError::UnknownSection(
+                    name.clone(),
+                    self.loaded_names(),
+                ));
             }
         }
         Ok(self
@@ -144,14 +152,15 @@ impl Registry {
     }
 
     /// The document alone, for tools (`cargo xtask openapi`, `dashtray openapi`): needs no
-    /// database, since mounting connects lazily.
-    pub fn document(&self, config: &Config) -> Result<Arc<ApiDocument>, anyhow::Error> {
+    /// database, since mounting connects lazily (async only because sqlx's lazy pool
+    /// needs a runtime).
+    pub async fn document(&self, config: &Config) -> Result<Arc<ApiDocument>, anyhow::Error> {
         let db = Db::lazy(&config.database)?;
         Ok(self.mount(&db, config)?.document)
     }
 
     /// The operations of every enabled plugin, for `dashtray plugins`.
-    pub fn operations(&self, config: &Config) -> Result<Vec<OperationInfo>, anyhow::Error> {
-        Ok(self.document(config)?.operations().to_vec())
+    pub async fn operations(&self, config: &Config) -> Result<Vec<OperationInfo>, anyhow::Error> {
+        Ok(self.document(config).await?.operations().to_vec())
     }
 }

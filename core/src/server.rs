@@ -56,7 +56,10 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let shutdown = async {
         shutdown.await;
-        tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing in-flight requests");
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: finishing in-flight requests"
+        );
     };
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app, shutdown, Some(grace))

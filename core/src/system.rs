@@ -37,7 +37,9 @@ impl DocumentSlot {
     }
 
     fn get(&self) -> &RenderedDocument {
-        self.0.get().expect("the registry fills the document before serving")
+        self.0
+            .get()
+            .expect("the registry fills the document before serving")
     }
 }
 
@@ -142,13 +144,21 @@ impl SystemApi {
     /// The OpenAPI document (JSON)
     ///
     /// The document this server serves: the built-in operations and any dynamic plugins'.
-    #[oai(path = "/openapi.json", method = "get", operation_id = "getOpenApiJson")]
+    #[oai(
+        path = "/openapi.json",
+        method = "get",
+        operation_id = "getOpenApiJson"
+    )]
     async fn openapi_json(&self) -> Json<serde_json::Value> {
         Json(self.document.get().json.clone())
     }
 
     /// The OpenAPI document (YAML)
-    #[oai(path = "/openapi.yaml", method = "get", operation_id = "getOpenApiYaml")]
+    #[oai(
+        path = "/openapi.yaml",
+        method = "get",
+        operation_id = "getOpenApiYaml"
+    )]
     async fn openapi_yaml(&self) -> YamlDocument {
         YamlDocument::Ok(PlainText(self.document.get().yaml.clone()))
     }
@@ -178,7 +188,14 @@ pub fn docs_html(document: &ApiDocument) -> String {
     let merged = serde_json::to_string(document.value())
         .expect("document serializes")
         .replace("</", "<\\/");
-    assert!(html.contains(&marker), "poem-openapi's Swagger UI template changed");
+    assert!(
+        html.contains(&marker),
+        "poem-openapi's Swagger UI template changed"
+    );
     html.replacen(&marker, &format!("let spec = {merged};"), 1)
-        .replacen("<title>Swagger UI</title>", "<title>Dashtray API reference</title>", 1)
+        .replacen(
+            "<title>Swagger UI</title>",
+            "<title>Dashtray API reference</title>",
+            1,
+        )
 }

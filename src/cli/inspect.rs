@@ -33,9 +33,9 @@ pub fn config(cx: &Context) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn plugins(cx: &Context) -> anyhow::Result<()> {
+pub async fn plugins(cx: &Context) -> anyhow::Result<()> {
     let registry = crate::registry();
-    let operations = registry.operations(&cx.config)?;
+    let operations = registry.operations(&cx.config).await?;
     let plugins: Vec<serde_json::Value> = registry
         .plugins()
         .map(|plugin| {
@@ -52,8 +52,16 @@ pub fn plugins(cx: &Context) -> anyhow::Result<()> {
     cx.print(&json!({ "plugins": plugins }), || {
         let mut lines = Vec::new();
         for plugin in &plugins {
-            let state = if plugin["enabled"] == true { "" } else { " (disabled)" };
-            lines.push(format!("{} [{}]{state}", plugin["name"].as_str().unwrap_or_default(), plugin["kind"].as_str().unwrap_or_default()));
+            let state = if plugin["enabled"] == true {
+                ""
+            } else {
+                " (disabled)"
+            };
+            lines.push(format!(
+                "{} [{}]{state}",
+                plugin["name"].as_str().unwrap_or_default(),
+                plugin["kind"].as_str().unwrap_or_default()
+            ));
             for op in plugin["operations"].as_array().into_iter().flatten() {
                 lines.push(format!(
                     "  {:<7} {:<45} {}",
@@ -81,11 +89,12 @@ pub struct OpenapiArgs {
     format: DocumentFormat,
 }
 
-pub fn openapi(cx: &Context, args: OpenapiArgs) -> anyhow::Result<()> {
-    let document = crate::registry().document(&cx.config)?;
+pub async fn openapi(cx: &Context, args: OpenapiArgs) -> anyhow::Result<()> {
+    let document = crate::registry().document(&cx.config).await?;
     match (cx.json, args.format) {
+        (true, _) => println!("{}", document.value()),
         (false, DocumentFormat::Yaml) => print!("{}", document.to_yaml()),
-        _ => print!("{}", document.to_json()),
+        (false, DocumentFormat::Json) => print!("{}", document.to_json()),
     }
     Ok(())
 }

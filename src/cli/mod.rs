@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand};
 use dashtray_core::{config::ConfigSources, Config};
 
 #[derive(Debug, Parser)]
-#[command(name = "dashtray", version, about = "Dashtray API: serve a project's data as a REST API")]
+#[command(
+    name = "dashtray",
+    version,
+    about = "Dashtray API: serve a project's data as a REST API"
+)]
 pub struct Cli {
     /// Configuration file (default: ./dashtray.toml if it exists).
     #[arg(long, global = true, value_name = "FILE")]
@@ -88,8 +92,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(args) => serve::run(&cx, args).await,
             Command::Migrate => inspect::migrate(&cx).await,
             Command::Config => inspect::config(&cx),
-            Command::Plugins => inspect::plugins(&cx),
-            Command::Openapi(args) => inspect::openapi(&cx, args),
+            Command::Plugins => inspect::plugins(&cx).await,
+            Command::Openapi(args) => inspect::openapi(&cx, args).await,
         }
     })
 }

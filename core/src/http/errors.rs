@@ -22,7 +22,9 @@ impl ApiError {
         let request_id = request_id::current().unwrap_or_default();
         if self.status().is_server_error() {
             match self.cause() {
-                Some(cause) => tracing::error!(error = %format!("{cause:#}"), code = %self.code(), "request failed"),
+                Some(cause) => {
+                    tracing::error!(error = %format!("{cause:#}"), code = %self.code(), "request failed")
+                }
                 None => tracing::error!(code = %self.code(), "request failed"),
             }
         }
@@ -66,7 +68,10 @@ pub fn to_api_error(err: poem::Error) -> ApiError {
         return not_found_route();
     }
     if err.is::<MethodNotAllowedError>() {
-        return ApiError::new(ErrorCode::MethodNotAllowed, "This method is not allowed here.");
+        return ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "This method is not allowed here.",
+        );
     }
     from_status(err.status(), err)
 }
@@ -77,9 +82,10 @@ fn from_status(status: StatusCode, err: poem::Error) -> ApiError {
     let cause = anyhow::anyhow!("{err}");
     match status {
         StatusCode::NOT_FOUND => not_found_route(),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            ApiError::new(ErrorCode::MethodNotAllowed, "This method is not allowed here.")
-        }
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "This method is not allowed here.",
+        ),
         StatusCode::UNAUTHORIZED => ApiError::new(ErrorCode::Unauthorized, "Unauthorized."),
         StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(cause),
         s if s.is_client_error() => ApiError::new(

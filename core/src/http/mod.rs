@@ -25,7 +25,10 @@ pub fn app(api: MountedApi) -> impl Endpoint<Output = Response> {
     let api_routes = api.routes.around(errors::layer);
     Route::new()
         .nest(API_PREFIX, api_routes)
-        .at("/docs", get(make_sync(move |_| Html(docs.clone()))).around(errors::layer))
+        .at(
+            "/docs",
+            get(make_sync(move |_| Html(docs.clone()))).around(errors::layer),
+        )
         .at("/*", router::NotFound.around(errors::layer))
         .with(CatchPanic::new().with_handler(errors::panic_response))
         .around(trace::layer)

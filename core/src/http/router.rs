@@ -84,10 +84,12 @@ pub fn api_routes(
 fn poem_path(openapi_path: &str) -> String {
     openapi_path
         .split('/')
-        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => format!(":{name}"),
-            None => segment.to_owned(),
-        })
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => format!(":{name}"),
+                None => segment.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -109,7 +111,10 @@ mod tests {
 
     #[test]
     fn openapi_placeholders_become_poem_params() {
-        assert_eq!(poem_path("/metrics/{metric_id}/timeseries"), "/metrics/:metric_id/timeseries");
+        assert_eq!(
+            poem_path("/metrics/{metric_id}/timeseries"),
+            "/metrics/:metric_id/timeseries"
+        );
         assert_eq!(poem_path("/health"), "/health");
     }
 }

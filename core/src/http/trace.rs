@@ -24,7 +24,11 @@ pub async fn layer<E: Endpoint>(next: E, req: Request) -> Result<Response> {
         };
         let status = resp.status().as_u16();
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(status, elapsed_ms = format!("{elapsed_ms:.2}"), "request finished");
+        tracing::info!(
+            status,
+            elapsed_ms = format!("{elapsed_ms:.2}"),
+            "request finished"
+        );
         Ok(resp)
     }
     .instrument(span)

@@ -118,7 +118,10 @@ fn merge_paths(
         .ok_or_else(|| invalid(plugin, "`paths` is not an object"))?;
     for (path, item) in paths {
         if !path.starts_with('/') {
-            return Err(invalid(plugin, format!("path `{path}` does not start with `/`")));
+            return Err(invalid(
+                plugin,
+                format!("path `{path}` does not start with `/`"),
+            ));
         }
         let item = item
             .as_object()
@@ -228,7 +231,10 @@ fn merge_tags(spec: &Map<String, Value>, merged: &mut Merged) {
     if let Some(tags) = spec.get("tags").and_then(Value::as_array) {
         for tag in tags {
             if let Some(name) = tag.get("name").and_then(Value::as_str) {
-                merged.tags.entry(name.to_owned()).or_insert_with(|| tag.clone());
+                merged
+                    .tags
+                    .entry(name.to_owned())
+                    .or_insert_with(|| tag.clone());
             }
         }
     }
@@ -326,14 +332,20 @@ mod tests {
                 second: "beta".into()
             }
         );
-        assert_eq!(err.to_string(), "plugins `alpha` and `beta` both define GET /x");
+        assert_eq!(
+            err.to_string(),
+            "plugins `alpha` and `beta` both define GET /x"
+        );
     }
 
     #[test]
     fn same_schema_name_with_another_shape_is_a_named_clash() {
         let item = |t: &str| json!({"components": {"schemas": {"Item": {"type": t}}}});
         let err = merge(
-            &[fragment("alpha", item("object")), fragment("beta", item("string"))],
+            &[
+                fragment("alpha", item("object")),
+                fragment("beta", item("string")),
+            ],
             &no_shared(),
         )
         .unwrap_err();
@@ -419,7 +431,10 @@ mod tests {
     #[test]
     fn operations_without_tags_get_the_plugin_name() {
         let merged = merge(
-            &[fragment("alpha", json!({"paths": {"/x": {"get": op("x")}}}))],
+            &[fragment(
+                "alpha",
+                json!({"paths": {"/x": {"get": op("x")}}}),
+            )],
             &no_shared(),
         )
         .unwrap();

@@ -57,7 +57,10 @@ impl ApiDocument {
             let mut item = Map::new();
             for (method, operation) in methods {
                 let mut operation = operation.clone();
-                let id = operation["operationId"].as_str().unwrap_or_default().to_owned();
+                let id = operation["operationId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 let is_public = public.contains(&id);
                 any_secured |= !is_public;
                 add_shared_parts(&mut operation, path, is_public);
@@ -237,7 +240,10 @@ fn shared_components() -> Components {
     };
     responses.insert(
         "BadRequest".into(),
-        problem("A parameter is invalid (`invalid_parameter`); `details` names each one.", json!({})),
+        problem(
+            "A parameter is invalid (`invalid_parameter`); `details` names each one.",
+            json!({}),
+        ),
     );
     responses.insert(
         "Unauthorized".into(),
@@ -256,7 +262,10 @@ fn shared_components() -> Components {
     );
     responses.insert(
         "NotFound".into(),
-        problem("No such resource in the caller's project (`not_found`).", json!({})),
+        problem(
+            "No such resource in the caller's project (`not_found`).",
+            json!({}),
+        ),
     );
     responses.insert(
         "TooManyRequests".into(),
@@ -267,21 +276,30 @@ fn shared_components() -> Components {
     );
     responses.insert(
         "InternalError".into(),
-        problem("An unexpected error (`internal`); the log has it under the request id.", json!({})),
+        problem(
+            "An unexpected error (`internal`); the log has it under the request id.",
+            json!({}),
+        ),
     );
     responses.insert(
         "Unavailable".into(),
-        problem("A dependency such as the database is unreachable (`unavailable`).", json!({})),
+        problem(
+            "A dependency such as the database is unreachable (`unavailable`).",
+            json!({}),
+        ),
     );
-    components.entry("securitySchemes".into()).or_default().insert(
-        BEARER_SCHEME.into(),
-        json!({
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "dk_<public id>_<secret>",
-            "description": "An API key created with `dashtray keys create`."
-        }),
-    );
+    components
+        .entry("securitySchemes".into())
+        .or_default()
+        .insert(
+            BEARER_SCHEME.into(),
+            json!({
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "dk_<public id>_<secret>",
+                "description": "An API key created with `dashtray keys create`."
+            }),
+        );
     components
 }
 
@@ -317,8 +335,10 @@ fn components_value(components: &Components) -> Value {
         components
             .iter()
             .map(|(kind, entries)| {
-                let entries: Map<String, Value> =
-                    entries.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+                let entries: Map<String, Value> = entries
+                    .iter()
+                    .map(|(n, d)| (n.clone(), d.clone()))
+                    .collect();
                 (kind.clone(), Value::Object(entries))
             })
             .collect(),

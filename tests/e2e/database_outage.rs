@@ -1,0 +1,59 @@
+//! A database that goes away: health answers 503, the server stays up and serves what
+//! needs no database, and everything recovers without a restart when it is back.
+
+use std::{net::ToSocketAddrs, time::Duration};
+
+use dashtray_core::testing::{Backend, TestDb};
+use reqwest::StatusCode;
+
+use crate::support::{eventually, get_json, proxy::Proxy, Server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outage_gives_503_then_recovers_by_itself() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let mut url = url::Url::parse(db.url()).unwrap();
+    let target = (url.host_str().unwrap(), url.port().unwrap_or(5432))
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    let mut server = Server::start(&[
+        ("DASHTRAY_DATABASE__URL", url.as_str()),
+        ("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),
+    ]);
+    let health = server.url("/api/v1/health");
+    let (status, _, _) = get_json(&health).await;
+    assert_eq!(status, StatusCode::OK);
+
+    proxy.take_down();
+    let started = std::time::Instant::now();
+    let (status, headers, body) = get_json(&health).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["checks"]["database"], "unavailable");
+    assert!(headers.contains_key("x-request-id"));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "health answered within its timeout, not hung"
+    );
+    let (status, _, _) = get_json(&server.url("/api/v1/openapi.json")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "what needs no database is still served"
+    );
+    assert!(server.try_exit_status().is_none(), "the server stays up");
+
+    proxy.bring_up();
+    eventually(Duration::from_secs(15), "health recovers", || async {
+        get_json(&health).await.0 == StatusCode::OK
+    })
+    .await;
+    let logs = server.logs();
+    assert!(!logs.contains("panicked"), "{logs}");
+}

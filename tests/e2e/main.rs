@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `dashtray` binary over real HTTP, on SQLite and (when
+//! `DASHTRAY_TEST_POSTGRES_URL` is set) Postgres. One test binary, so it links once.
+
+mod support;
+
+mod cli;
+mod database_outage;
+mod docs_browser;
+mod http_api;
+mod logging;
+mod openapi_contract;
+mod shutdown;

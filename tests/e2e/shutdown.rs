@@ -1,0 +1,97 @@
+//! Graceful shutdown: SIGTERM (and SIGINT) stop new connections and let a request in
+//! flight finish, then the process exits 0.
+
+use std::time::Duration;
+
+use dashtray_core::{
+    sqlx::{self, Connection},
+    testing::Backend,
+};
+use reqwest::StatusCode;
+
+use crate::support::{client, Server, TestDb};
+
+/// Holds a Postgres table lock that makes the health check's read wait, until dropped.
+///
+/// SQLite in WAL mode never makes a reader wait, so only Postgres can hold a request
+/// in flight from outside the server; the SIGINT test below covers SQLite.
+struct DatabaseLock {
+    _conn: sqlx::AnyConnection,
+}
+
+impl DatabaseLock {
+    async fn take(db: &TestDb) -> DatabaseLock {
+        assert_eq!(db.backend(), Backend::Postgres);
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(db.url())
+            .await
+            .expect("connect");
+        sqlx::raw_sql("BEGIN; LOCK TABLE dashtray_migrations IN ACCESS EXCLUSIVE MODE;")
+            .execute(&mut conn)
+            .await
+            .expect("take the lock");
+        DatabaseLock { _conn: conn }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_slow_request_finish() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let signal = "TERM";
+    let mut server = Server::on(&db, &[("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "20000")]);
+    let lock = DatabaseLock::take(&db).await;
+
+    let in_flight = tokio::spawn(client().get(server.url("/api/v1/health")).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!in_flight.is_finished(), "the request waits on the lock");
+
+    server.signal(signal);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        server.try_exit_status().is_none(),
+        "the server waits for the request"
+    );
+    let refused = client()
+        .get(server.url("/api/v1/health"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "new connections are refused while draining"
+    );
+
+    drop(lock);
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.logs()
+    );
+    assert!(server.logs().contains("shutting down"), "{}", server.logs());
+}
+
+#[tokio::test]
+async fn sigint_stops_an_idle_server_cleanly() {
+    let mut server = Server::start(&[]);
+    let ok = client()
+        .get(server.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    server.signal("INT");
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.logs()
+    );
+}

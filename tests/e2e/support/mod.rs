@@ -1,0 +1,225 @@
+//! What the end-to-end tests share: the real `dashtray` binary, started in a scratch
+//! folder on a free port, and an HTTP client.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+pub use dashtray_core::testing::TestDb;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dashtray");
+
+/// The workspace root, where `openapi.yaml` lives.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `dashtray` command run in `dir` with only the given configuration variables.
+pub fn dashtray(dir: &Path, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir);
+    // The tests' own DASHTRAY_* variables must not leak into the server's configuration.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DASHTRAY_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    cmd
+}
+
+/// A running `dashtray serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts the server with the given configuration variables; fails the test if it
+    /// does not announce its address within 30 seconds.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("scratch folder");
+        let log = dir.path().join("server.log");
+        let mut child = dashtray(dir.path(), env)
+            .args(["serve", "--bind", "127.0.0.1:0", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start dashtray");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+        let announced: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!(
+                "the server did not start; stdout: {line:?}; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        let base = announced["url"].as_str().expect("url").to_owned();
+        Server {
+            child,
+            base,
+            dir,
+            log,
+        }
+    }
+
+    /// Starts the server on a test database.
+    pub fn on(db: &TestDb, extra: &[(&str, &str)]) -> Server {
+        let mut env = vec![("DASHTRAY_DATABASE__URL", db.url())];
+        env.extend_from_slice(extra);
+        Server::start(&env)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server has logged so far.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = std::fs::File::open(&self.log) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("poll the server")
+    }
+
+    /// Waits for the process to exit on its own.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.try_exit_status() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// GET and parse the JSON body, returning status, headers and body.
+pub async fn get_json(
+    url: &str,
+) -> (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    serde_json::Value,
+) {
+    let resp = client().get(url).send().await.expect("request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, headers, body)
+}
+
+/// Checks an answer is SPEC's error body with `code`, and that its request id is the
+/// one in the header.
+pub fn assert_problem(
+    headers: &reqwest::header::HeaderMap,
+    body: &serde_json::Value,
+    status: u16,
+    code: &str,
+) {
+    assert_eq!(
+        headers["content-type"], "application/problem+json",
+        "errors are problem+json"
+    );
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    for field in ["type", "title", "detail", "message", "requestId"] {
+        assert!(body[field].is_string(), "`{field}` missing from {body}");
+    }
+    assert_eq!(
+        body["requestId"],
+        headers["x-request-id"].to_str().unwrap(),
+        "the body's request id is the header's"
+    );
+}
+
+/// Polls `check` until it holds or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {within:?}");
+}
+
+/// The path of a tool on PATH, or `None` (announced) on a laptop without it; under CI,
+/// where `.ci/run` installs it, a missing tool fails the test.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    match found {
+        Some(path) => Some(path),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("`{name}` is not installed: CI must run this test, never skip it")
+        }
+        None => {
+            dashtray_core::testing::announce_skip(&format!(
+                "`{name}` is not installed: skipping this test (`apt-get install {name}`)"
+            ));
+            None
+        }
+    }
+}
