@@ -10,7 +10,7 @@ use dashtray_core::{Plugin, Registry};
 /// is the one place that says what ships. Core's own operations (health, the document)
 /// are added by the registry itself.
 pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
-    Vec::new()
+    vec![Arc::new(dashtray_projects::ProjectsPlugin)]
 }
 
 /// The registry of the built-in plugins.

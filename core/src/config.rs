@@ -78,6 +78,11 @@ pub struct RateLimitConfig {
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub cache_ttl_secs: u64,
+    /// Failed authentications allowed per client address per minute.
+    pub failed_per_minute: PositiveU32,
+    /// Keys are stored as HMAC-SHA256(pepper, key) when set; changing it voids every key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pepper: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -129,7 +134,11 @@ impl Default for Config {
                 default_per_hour: PositiveU32(1000),
                 on_store_failure: StoreFailurePolicy::Open,
             },
-            auth: AuthConfig { cache_ttl_secs: 10 },
+            auth: AuthConfig {
+                cache_ttl_secs: 10,
+                failed_per_minute: PositiveU32(30),
+                pepper: None,
+            },
             http: HttpConfig {
                 cache_max_age_secs: 60,
             },
@@ -229,6 +238,9 @@ impl Config {
         value["database"]["url"] = self.database.url.redacted().into();
         if let Some(url) = &self.ratelimit.redis_url {
             value["ratelimit"]["redis_url"] = url.redacted().into();
+        }
+        if self.auth.pepper.is_some() {
+            value["auth"]["pepper"] = "***".into();
         }
         value
     }
@@ -403,6 +415,22 @@ fn redact_password(raw: &str) -> String {
     }
 }
 
+/// A secret setting: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// A log filter such as `info` or `dashtray=debug,sqlx=warn`, checked when read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLevel(String);
@@ -450,6 +478,13 @@ string_newtype_serde!(SecretUrl, |raw| {
     url::Url::parse(raw)
         .map(|_| SecretUrl(raw.to_owned()))
         .map_err(|e| format!("not a valid URL: {e}"))
+});
+string_newtype_serde!(Secret, |raw| {
+    if raw.len() < 16 {
+        Err("a pepper is at least 16 characters".to_owned())
+    } else {
+        Ok(Secret(raw.to_owned()))
+    }
 });
 string_newtype_serde!(LogLevel, |raw| {
     tracing_subscriber::EnvFilter::builder()
@@ -610,7 +645,10 @@ mod tests {
     fn redacted_hides_passwords() {
         let mut config = Config::default();
         config.database.url = DatabaseUrl::parse("postgres://app:s3cret@db/x").unwrap();
+        config.auth.pepper = Some(Secret("pepper-pepper-pepper".into()));
         let shown = config.redacted().to_string();
+        assert!(!shown.contains("pepper-pepper"), "{shown}");
+        assert!(!format!("{config:?}").contains("pepper-pepper"));
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("***"), "{shown}");
     }

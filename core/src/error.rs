@@ -99,26 +99,51 @@ pub struct ParameterProblem {
 }
 
 /// An error answer: its code, a sentence for a person, and (never shown) its cause.
+///
+/// Boxed, so `Result<_, ApiError>` stays one pointer wide on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Repr>);
+
+#[derive(Debug)]
+struct Repr {
     code: ErrorCode,
     message: String,
     details: Vec<ParameterProblem>,
     retry_after_secs: Option<u64>,
     allow: Vec<String>,
+    required_scope: Option<String>,
     cause: Option<anyhow::Error>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(Repr {
             code,
             message: message.into(),
             details: Vec::new(),
             retry_after_secs: None,
             allow: Vec::new(),
+            required_scope: None,
             cause: None,
-        }
+        }))
+    }
+
+    /// A 401: the same answer whatever was wrong with the key, so it tells a guesser nothing.
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "A valid API key is required: send `Authorization: Bearer dk_...`.",
+        )
+    }
+
+    /// A 403 naming the scope the key lacks.
+    pub fn insufficient_scope(scope: &str) -> Self {
+        let mut err = ApiError::new(
+            ErrorCode::InsufficientScope,
+            format!("This API key lacks the `{scope}` scope this operation needs."),
+        );
+        err.0.required_scope = Some(scope.to_owned());
+        err
     }
 
     /// A 400 naming the parameter and what is allowed.
@@ -134,7 +159,7 @@ impl ApiError {
                 problem.parameter, problem.message
             ),
         );
-        err.details.push(problem);
+        err.0.details.push(problem);
         err
     }
 
@@ -148,7 +173,7 @@ impl ApiError {
             ErrorCode::InvalidParameter,
             format!("Invalid value for {}.", names.join(", ")),
         );
-        err.details = details;
+        err.0.details = details;
         err
     }
 
@@ -164,17 +189,21 @@ impl ApiError {
                 allow.join(", ")
             ),
         );
-        err.allow = allow;
+        err.0.allow = allow;
         err
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
-        let mut err = ApiError::new(
+        ApiError::new(
             ErrorCode::RateLimited,
             format!("Rate limit exceeded. Retry in {retry_after_secs} seconds."),
-        );
-        err.retry_after_secs = Some(retry_after_secs);
-        err
+        )
+        .with_retry_after(retry_after_secs)
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.0.retry_after_secs = Some(secs);
+        self
     }
 
     /// A 500: the cause goes to the log under the request id, never to the client.
@@ -196,57 +225,61 @@ impl ApiError {
     }
 
     pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
-        self.cause = Some(cause.into());
+        self.0.cause = Some(cause.into());
         self
     }
 
     pub fn code(&self) -> ErrorCode {
-        self.code
+        self.0.code
     }
 
     pub fn status(&self) -> StatusCode {
-        self.code.status()
+        self.0.code.status()
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     pub fn details(&self) -> &[ParameterProblem] {
-        &self.details
+        &self.0.details
     }
 
     pub fn retry_after_secs(&self) -> Option<u64> {
-        self.retry_after_secs
+        self.0.retry_after_secs
     }
 
     pub fn allow(&self) -> &[String] {
-        &self.allow
+        &self.0.allow
+    }
+
+    pub fn required_scope(&self) -> Option<&str> {
+        self.0.required_scope.as_deref()
     }
 
     pub fn cause(&self) -> Option<&anyhow::Error> {
-        self.cause.as_ref()
+        self.0.cause.as_ref()
     }
 
     /// The problem+json body, with the request id of the answer it belongs to.
     pub fn body(&self, request_id: &str) -> Problem {
         Problem {
-            type_uri: self.code.type_uri(),
-            title: self.code.title(),
+            type_uri: self.0.code.type_uri(),
+            title: self.0.code.title(),
             status: self.status().as_u16(),
-            detail: self.message.clone(),
-            error: self.code,
-            message: self.message.clone(),
+            detail: self.0.message.clone(),
+            error: self.0.code,
+            message: self.0.message.clone(),
             request_id: request_id.to_owned(),
-            details: self.details.clone(),
-            retry_after: self.retry_after_secs,
+            details: self.0.details.clone(),
+            retry_after: self.0.retry_after_secs,
         }
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {}", self.0.code, self.0.message)
     }
 }
 
@@ -254,7 +287,7 @@ impl std::error::Error for ApiError {}
 
 impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
-        self.code.status()
+        self.0.code.status()
     }
 }
 

@@ -5,9 +5,13 @@
 //! - [`spec`]: merging the plugins' OpenAPI documents into the one served;
 //! - [`http`]: the request path (request ids, tracing, errors, routing);
 //! - [`error`]: the `ApiError` every handler returns;
+//! - [`auth`]: projects, API keys, the auth step and per-operation policies;
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
+//! - [`services`]: what a running server shares (database, clock, auth state);
 //! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document.
 
+pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -16,20 +20,21 @@ pub mod migrate;
 pub mod plugin;
 pub mod registry;
 pub mod server;
+pub mod services;
 pub mod spec;
 pub mod system;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use auth::Principal;
 pub use config::Config;
 pub use db::Db;
 pub use error::{ApiError, ErrorCode};
 pub use migrate::Migration;
 pub use plugin::{Mounted, Plugin, PluginContext, PluginError};
 pub use registry::Registry;
+pub use services::Services;
 
-/// Re-exported so plugins use the same versions as core.
-pub use poem;
-pub use poem_openapi;
+/// Re-exported so plugins and tests query with the same sqlx as core.
 pub use sqlx;

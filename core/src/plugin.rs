@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use poem::{endpoint::BoxEndpoint, EndpointExt, IntoEndpoint, Response};
 use poem_openapi::{OpenApi, OpenApiService};
 
-use crate::{db::Db, migrate::Migration};
+use crate::{clock::SharedClock, config::Config, db::Db, migrate::Migration, services::Services};
 
 pub trait Plugin: Send + Sync + 'static {
     /// Unique among loaded plugins; also the default tag of its operations.
@@ -25,24 +25,23 @@ pub trait Plugin: Send + Sync + 'static {
 }
 
 /// What a plugin gets at mount time.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PluginContext {
-    db: Db,
+    services: Services,
     config: serde_json::Value,
-    settings: crate::config::Config,
 }
 
 impl PluginContext {
-    pub fn new(db: Db, config: serde_json::Value, settings: crate::config::Config) -> Self {
-        PluginContext {
-            db,
-            config,
-            settings,
-        }
+    pub fn new(services: Services, config: serde_json::Value) -> Self {
+        PluginContext { services, config }
     }
 
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.services.db
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.services.clock
     }
 
     /// The plugin's own section, `[plugin.<name>]` in the configuration (`{}` if absent).
@@ -51,8 +50,8 @@ impl PluginContext {
     }
 
     /// The whole server configuration, for plugins that follow server-wide settings.
-    pub fn settings(&self) -> &crate::config::Config {
-        &self.settings
+    pub fn settings(&self) -> &Config {
+        &self.services.config
     }
 }
 
@@ -63,6 +62,7 @@ pub struct Mounted {
     pub(crate) endpoint: BoxEndpoint<'static, Response>,
     pub(crate) spec: serde_json::Value,
     pub(crate) public: BTreeSet<String>,
+    pub(crate) scope: Option<String>,
 }
 
 impl Mounted {
@@ -80,7 +80,14 @@ impl Mounted {
             endpoint: endpoint.map_to_response().boxed(),
             spec,
             public: BTreeSet::new(),
+            scope: None,
         }
+    }
+
+    /// The scope a key needs for this plugin's operations (e.g. `metrics:read`).
+    pub fn scope(mut self, scope: &str) -> Mounted {
+        self.scope = Some(scope.to_owned());
+        self
     }
 
     /// Marks operations (by operationId) that are served without an API key.

@@ -13,6 +13,7 @@ use crate::{
     db::Db,
     migrate::{self, MigrateError, MigrationReport},
     plugin::{Plugin, PluginContext, PluginError},
+    services::Services,
     spec::{ApiDocument, Fragment, MergeError, OperationInfo, API_PREFIX},
     system::{self, DocumentSlot, SystemPlugin},
 };
@@ -124,13 +125,14 @@ impl Registry {
     }
 
     /// Mounts every enabled plugin and merges their documents.
-    pub fn mount(&self, db: &Db, config: &Config) -> Result<MountedApi, RegistryError> {
+    pub fn mount(&self, services: &Services) -> Result<MountedApi, RegistryError> {
+        let config = &services.config;
         let mut fragments = Vec::new();
         let mut public = BTreeSet::new();
         let mut endpoints = BTreeMap::new();
         for plugin in self.enabled(config)? {
             let name = plugin.name().to_owned();
-            let cx = PluginContext::new(db.clone(), config.plugin_section(&name), config.clone());
+            let cx = PluginContext::new(services.clone(), config.plugin_section(&name));
             let mounted = plugin.mount(&cx).map_err(|source| RegistryError::Mount {
                 plugin: name.clone(),
                 source,
@@ -139,12 +141,18 @@ impl Registry {
             fragments.push(Fragment {
                 plugin: name.clone(),
                 spec: mounted.spec,
+                scope: mounted.scope,
             });
             endpoints.insert(name, Arc::new(mounted.endpoint));
         }
         let document = ApiDocument::build(&fragments, &public)?;
         self.document.fill(&document);
-        let routes = crate::http::router::api_routes(document.operations(), &endpoints, API_PREFIX);
+        let routes = crate::http::router::api_routes(
+            document.operations(),
+            &endpoints,
+            API_PREFIX,
+            services.guard.clone(),
+        );
         Ok(MountedApi {
             document: Arc::new(document),
             routes,
@@ -156,7 +164,18 @@ impl Registry {
     /// needs a runtime).
     pub async fn document(&self, config: &Config) -> Result<Arc<ApiDocument>, anyhow::Error> {
         let db = Db::lazy(&config.database)?;
-        Ok(self.mount(&db, config)?.document)
+        let services = Services::system(config.clone(), db);
+        Ok(self.mount(&services)?.document)
+    }
+
+    /// Every scope the enabled plugins require: what `keys create` accepts.
+    pub async fn scopes(&self, config: &Config) -> Result<BTreeSet<String>, anyhow::Error> {
+        Ok(self
+            .operations(config)
+            .await?
+            .into_iter()
+            .filter_map(|op| op.scope)
+            .collect())
     }
 
     /// The operations of every enabled plugin, for `dashtray plugins`.

@@ -7,7 +7,7 @@ use poem::{
     Server,
 };
 
-use crate::{config::Config, db::Db, http, registry::Registry};
+use crate::{config::Config, db::Db, http, registry::Registry, services::Services};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -37,8 +37,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     registry.migrate(&db, config).await?;
-    let api = registry.mount(&db, config)?;
-    let app = http::app(api);
+    let services = Services::system(config.clone(), db.clone());
+    let api = registry.mount(&services)?;
+    let app = http::app(api, &services);
 
     let addr = config.server.bind;
     let acceptor = TcpListener::bind(addr)

@@ -1,4 +1,5 @@
-//! Core's own operations, mounted like any plugin: health and the API document.
+//! Core's own operations, mounted like any plugin: health and the API document (and
+//! core's tables, projects and API keys, as its migrations).
 
 use std::{
     sync::{Arc, OnceLock},
@@ -16,8 +17,8 @@ use crate::{
     spec::ApiDocument,
 };
 
-/// The plugin name of core's operations.
-pub const NAME: &str = "system";
+/// The plugin name of core's operations and tables.
+pub const NAME: &str = "core";
 
 /// The merged document, filled in by the registry once every plugin is mounted.
 #[derive(Clone, Default)]
@@ -56,6 +57,11 @@ impl SystemPlugin {
 impl Plugin for SystemPlugin {
     fn name(&self) -> &str {
         NAME
+    }
+
+    /// Core's own tables: projects and API keys.
+    fn migrations(&self) -> Vec<crate::migrate::Migration> {
+        crate::auth::store::MIGRATIONS.to_vec()
     }
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {

@@ -8,9 +8,14 @@ use crate::config::{LogConfig, LogFormat};
 /// Installs the global subscriber; a second call (tests) keeps the first.
 pub fn init(config: &LogConfig) {
     let mut directives = config.level.as_str().to_owned();
-    // poem announces its own start and stop; ours say the same with more context.
-    if !directives.contains("poem") {
-        directives.push_str(",poem=warn");
+    // poem announces its own start and stop, ours say the same with more context; and
+    // Postgres NOTICEs ("relation already exists, skipping") are not news to an operator.
+    for quiet in ["poem=warn", "sqlx::postgres::notice=warn"] {
+        let target = quiet.split('=').next().unwrap_or_default();
+        if !directives.contains(target) {
+            directives.push(',');
+            directives.push_str(quiet);
+        }
     }
     let filter = EnvFilter::builder()
         .parse(&directives)

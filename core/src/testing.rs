@@ -187,3 +187,38 @@ macro_rules! on_each_backend {
         }
     )*};
 }
+
+/// The whole HTTP application in process, on a test database and a chosen clock: for
+/// tests that must move time (expiry, caches) or reach into the server's state.
+pub struct TestApp {
+    pub services: crate::services::Services,
+    endpoint: poem::endpoint::BoxEndpoint<'static, poem::Response>,
+}
+
+impl TestApp {
+    pub async fn start(
+        db: &TestDb,
+        plugins: Vec<std::sync::Arc<dyn crate::plugin::Plugin>>,
+        mut config: crate::config::Config,
+        clock: crate::clock::SharedClock,
+    ) -> TestApp {
+        use poem::EndpointExt;
+        config.database = db.config();
+        let registry = crate::registry::Registry::new(plugins).expect("unique plugin names");
+        let connected = db.connect().await;
+        registry
+            .migrate(&connected, &config)
+            .await
+            .expect("migrate");
+        let services = crate::services::Services::new(config, connected, clock);
+        let api = registry.mount(&services).expect("mount");
+        let endpoint = crate::http::app(api, &services).boxed();
+        TestApp { services, endpoint }
+    }
+
+    pub fn client(
+        &self,
+    ) -> poem::test::TestClient<&poem::endpoint::BoxEndpoint<'static, poem::Response>> {
+        poem::test::TestClient::new(&self.endpoint)
+    }
+}

@@ -4,12 +4,14 @@
 //! a failure prints one line on stderr and exits non-zero.
 
 mod inspect;
+mod keys;
+mod projects;
 mod serve;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use dashtray_core::{config::ConfigSources, Config};
+use dashtray_core::{config::ConfigSources, Config, Db, Services};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,6 +42,12 @@ enum Command {
     Plugins,
     /// Print the merged OpenAPI document, as served.
     Openapi(inspect::OpenapiArgs),
+    /// Create, change and list projects.
+    #[command(subcommand)]
+    Projects(projects::ProjectsCommand),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// What every command gets: the loaded configuration and the output mode.
@@ -59,8 +67,34 @@ impl Context {
     }
 }
 
+/// The database, migrated, for commands that read or write it.
+pub async fn open_migrated(cx: &Context) -> anyhow::Result<Services> {
+    let db = Db::connect(&cx.config.database).await?;
+    crate::registry().migrate(&db, &cx.config).await?;
+    Ok(Services::system(cx.config.clone(), db))
+}
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            // clap adds a hint line; SPEC asks for one line on stderr.
+            let rendered = err.to_string();
+            eprintln!(
+                "{}",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -94,6 +128,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Config => inspect::config(&cx),
             Command::Plugins => inspect::plugins(&cx).await,
             Command::Openapi(args) => inspect::openapi(&cx, args).await,
+            Command::Projects(command) => projects::run(&cx, command).await,
+            Command::Keys(command) => keys::run(&cx, command).await,
         }
     })
 }

@@ -4,7 +4,7 @@ use std::process::Output;
 
 use dashtray_core::on_each_backend;
 
-use crate::support::{dashtray, workspace_root};
+use crate::support::{cli_json, dashtray, workspace_root, TestDb};
 
 fn run(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     dashtray(dir, env)
@@ -124,19 +124,28 @@ fn config_shows_the_effective_settings_with_secrets_redacted() {
 fn plugins_lists_each_plugin_with_its_operations() {
     let dir = tempfile::tempdir().unwrap();
     let listing = json_stdout(&run(dir.path(), &[], &["plugins", "--json"]));
-    let system = listing["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "system")
-        .expect("core's plugin is listed");
-    let ops: Vec<&str> = system["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|op| op["operationId"].as_str().unwrap())
-        .collect();
-    assert!(ops.contains(&"getHealth"), "{ops:?}");
+    let plugin = |name: &str| {
+        listing["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not listed: {listing}"))
+            .clone()
+    };
+    let operation_ids = |plugin: &serde_json::Value| -> Vec<String> {
+        plugin["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|op| op["operationId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(operation_ids(&plugin("core")).contains(&"getHealth".to_owned()));
+    let projects = plugin("projects");
+    assert_eq!(operation_ids(&projects), ["getProject"]);
+    assert_eq!(projects["operations"][0]["scope"], "projects:read");
+    assert_eq!(projects["operations"][0]["public"], false);
     assert!(
         !dir.path().join("dashtray.db").exists(),
         "listing touches no database"
@@ -183,11 +192,65 @@ on_each_backend! {
         let plugins = |v: &serde_json::Value| -> Vec<String> {
             v["plugins"].as_array().unwrap().iter().map(|p| p["plugin"].as_str().unwrap().to_owned()).collect()
         };
-        assert!(plugins(&first).contains(&"system".to_owned()));
+        assert!(plugins(&first).contains(&"core".to_owned()));
         for report in second["plugins"].as_array().unwrap() {
             assert_eq!(report["applied"], serde_json::json!([]), "{second}");
         }
         let connected = db.connect().await;
         connected.check(std::time::Duration::from_secs(5)).await.expect("migrated");
+    }
+}
+
+fn fails_with(db: &TestDb, args: &[&str], expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &[("DASHTRAY_DATABASE__URL", db.url())], args);
+    assert!(!output.status.success(), "{args:?} should fail");
+    let err = stderr(&output);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for part in expected {
+        assert!(err.contains(part), "{args:?}: `{part}` not in {err}");
+    }
+}
+
+on_each_backend! {
+    async fn projects_and_keys_round_trip_through_the_cli(db: TestDb) {
+        let project = cli_json(&db, &["projects", "create", "--name", "Acme SaaS", "--rate-limit", "5000"]);
+        let id = project["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("prj_") && id.len() == 20, "{id}");
+        assert_eq!(project["slug"], "acme-saas");
+        assert_eq!(project["plan"], "scale", "the default plan has API access");
+        assert_eq!(project["rateLimitPerHour"], 5000);
+
+        let updated = cli_json(&db, &["projects", "update", &id, "--plan", "agency", "--no-rate-limit"]);
+        assert_eq!(updated["plan"], "agency");
+        assert!(updated["rateLimitPerHour"].is_null());
+
+        let listed = cli_json(&db, &["projects", "list"]);
+        assert_eq!(listed["projects"].as_array().unwrap().len(), 1);
+
+        let created = cli_json(&db, &["keys", "create", "--project", &id, "--name", "ci", "--scopes", "projects:read,metrics:read", "--expires-in", "30"]);
+        let key = created["key"].as_str().unwrap();
+        assert!(key.starts_with("dk_"));
+        assert_eq!(created["scopes"], serde_json::json!(["metrics:read", "projects:read"]));
+        let days_30 = 30 * 86_400_000;
+        assert_eq!(created["expiresAt"].as_i64().unwrap() - created["createdAt"].as_i64().unwrap(), days_30);
+
+        let keys = cli_json(&db, &["keys", "list", "--project", &id]);
+        let listed_key = &keys["keys"][0];
+        assert_eq!(listed_key["id"], created["id"]);
+        assert!(listed_key.get("key").is_none() && listed_key.get("keyHash").is_none());
+        assert!(!keys.to_string().contains(&key[16..]), "the key is never listed");
+    }
+
+    async fn bad_cli_input_is_one_clear_line(db: TestDb) {
+        let project = cli_json(&db, &["projects", "create", "--name", "Taken"]);
+        let id = project["id"].as_str().unwrap().to_owned();
+        fails_with(&db, &["projects", "create", "--name", "Taken"], &["slug", "taken"]);
+        fails_with(&db, &["projects", "create", "--name", "X", "--plan", "gold"], &["gold"]);
+        fails_with(&db, &["projects", "create", "--name", "Y", "--rate-limit", "0"], &["rate limit"]);
+        fails_with(&db, &["projects", "update", "prj_nope", "--plan", "scale"], &["prj_nope"]);
+        fails_with(&db, &["keys", "create", "--project", "prj_nope", "--name", "k"], &["prj_nope"]);
+        fails_with(&db, &["keys", "create", "--project", &id, "--name", "k", "--scopes", "metrics:write"], &["metrics:write"]);
+        fails_with(&db, &["keys", "revoke", "nosuchkey"], &["nosuchkey"]);
     }
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod auth;
 mod cli;
 mod database_outage;
 mod docs_browser;

@@ -38,6 +38,11 @@ impl ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(challenge) = self.challenge() {
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
         if !self.allow().is_empty() {
             if let Ok(allow) = HeaderValue::from_str(&self.allow().join(", ")) {
                 resp.headers_mut().insert(header::ALLOW, allow);
@@ -46,6 +51,22 @@ impl ApiError {
         resp
     }
 }
+
+impl ApiError {
+    /// RFC 6750's `WWW-Authenticate` for 401, and for a missing scope.
+    fn challenge(&self) -> Option<String> {
+        match (self.code(), self.required_scope()) {
+            (ErrorCode::Unauthorized, _) => Some(format!("Bearer realm=\"{REALM}\"")),
+            (ErrorCode::InsufficientScope, Some(scope)) => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The realm of every Bearer challenge.
+pub const REALM: &str = "dashtray";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -86,7 +107,7 @@ fn from_status(status: StatusCode, err: poem::Error) -> ApiError {
             ErrorCode::MethodNotAllowed,
             "This method is not allowed here.",
         ),
-        StatusCode::UNAUTHORIZED => ApiError::new(ErrorCode::Unauthorized, "Unauthorized."),
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized(),
         StatusCode::SERVICE_UNAVAILABLE => ApiError::unavailable(cause),
         s if s.is_client_error() => ApiError::new(
             ErrorCode::InvalidParameter,

@@ -1,12 +1,13 @@
 //! The request path, outermost first:
 //!
-//! request id → tracing span → panic guard → [auth] → [rate limit] → error normaliser →
-//! router → plugin handler.
+//! request id → tracing span → panic guard → auth → [rate limit] → error normaliser →
+//! router (with each operation's policy) → plugin handler.
 //!
-//! Each concern is one layer in one module. The auth and rate-limit layers are where
-//! keys become a `Principal` and budgets are counted; they see finished responses,
-//! since errors are rendered by the normaliser below them.
+//! Each concern is one layer in one module. The auth layer turns credentials into an
+//! outcome without rejecting; the router, which knows the operation, enforces its
+//! policy. Layers above the normaliser see finished responses.
 
+pub mod auth;
 pub mod errors;
 pub mod request_id;
 pub mod router;
@@ -17,12 +18,15 @@ use poem::{
     Route,
 };
 
-use crate::{registry::MountedApi, spec::API_PREFIX, system::docs_html};
+use crate::{registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html};
 
 /// The whole HTTP application for a mounted API.
-pub fn app(api: MountedApi) -> impl Endpoint<Output = Response> {
+pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Response> {
     let docs = docs_html(&api.document);
-    let api_routes = api.routes.around(errors::layer);
+    let api_routes = api
+        .routes
+        .around(errors::layer)
+        .with(auth::AuthLayer::new(services.authenticator.clone()));
     Route::new()
         .nest(API_PREFIX, api_routes)
         .at(

@@ -11,25 +11,41 @@ use poem::{
     Response, Result, Route,
 };
 
-use crate::{error::ApiError, http::errors::not_found_route, spec::OperationInfo};
+use crate::{
+    auth::{Guard, Policy},
+    error::ApiError,
+    http::errors::not_found_route,
+    spec::OperationInfo,
+};
 
 type SharedEndpoint = Arc<BoxEndpoint<'static, Response>>;
 
+/// One operation: the plugin endpoint that serves it and what it requires.
+struct Operation {
+    endpoint: SharedEndpoint,
+    policy: Policy,
+}
+
 /// The methods one path serves, each to its plugin's endpoint.
 struct PathEndpoint {
-    methods: BTreeMap<String, SharedEndpoint>,
+    methods: BTreeMap<String, Operation>,
     allow: Vec<String>,
+    guard: Arc<Guard>,
 }
 
 impl PathEndpoint {
-    fn new(methods: BTreeMap<String, SharedEndpoint>) -> Self {
+    fn new(methods: BTreeMap<String, Operation>, guard: Arc<Guard>) -> Self {
         let mut allow: Vec<String> = methods.keys().cloned().collect();
         if methods.contains_key("GET") {
             allow.push("HEAD".into());
         }
         allow.push("OPTIONS".into());
         allow.sort();
-        PathEndpoint { methods, allow }
+        PathEndpoint {
+            methods,
+            allow,
+            guard,
+        }
     }
 }
 
@@ -51,10 +67,14 @@ impl Endpoint for PathEndpoint {
         } else {
             method.as_str()
         };
-        match self.methods.get(lookup) {
-            Some(endpoint) => endpoint.call(req).await,
-            None => Err(ApiError::method_not_allowed(method.as_str(), self.allow.clone()).into()),
+        let Some(operation) = self.methods.get(lookup) else {
+            return Err(ApiError::method_not_allowed(method.as_str(), self.allow.clone()).into());
+        };
+        // Authorisation happens here, where the operation and so its policy are known.
+        if let Some(principal) = self.guard.authorize(&req, &operation.policy)? {
+            req.extensions_mut().insert(principal);
         }
+        operation.endpoint.call(req).await
     }
 }
 
@@ -63,19 +83,26 @@ pub fn api_routes(
     operations: &[OperationInfo],
     endpoints: &BTreeMap<String, SharedEndpoint>,
     prefix: &str,
+    guard: Arc<Guard>,
 ) -> Route {
-    let mut by_path: BTreeMap<String, BTreeMap<String, SharedEndpoint>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, BTreeMap<String, Operation>> = BTreeMap::new();
     for op in operations {
         let relative = op.path.strip_prefix(prefix).unwrap_or(&op.path);
-        let endpoint = endpoints[&op.plugin].clone();
+        let operation = Operation {
+            endpoint: endpoints[&op.plugin].clone(),
+            policy: Policy {
+                public: op.public,
+                scope: op.scope.clone(),
+            },
+        };
         by_path
             .entry(poem_path(relative))
             .or_default()
-            .insert(op.method.clone(), endpoint);
+            .insert(op.method.clone(), operation);
     }
     let mut route = Route::new();
     for (path, methods) in by_path {
-        route = route.at(path, PathEndpoint::new(methods));
+        route = route.at(path, PathEndpoint::new(methods, guard.clone()));
     }
     route
 }

@@ -18,6 +18,8 @@ pub const METHODS: [&str; 8] = [
 pub struct Fragment {
     pub plugin: String,
     pub spec: Value,
+    /// The scope a key needs for the fragment's operations.
+    pub scope: Option<String>,
 }
 
 /// A reason the plugins' documents cannot be served as one.
@@ -297,6 +299,7 @@ mod tests {
         Fragment {
             plugin: plugin.into(),
             spec,
+            scope: None,
         }
     }
 

@@ -18,6 +18,8 @@ pub const API_PREFIX: &str = "/api/v1";
 pub const OPENAPI_VERSION: &str = "3.0.3";
 /// The security scheme every non-public operation requires.
 pub const BEARER_SCHEME: &str = "bearerAuth";
+/// The operation extension naming the scope a key needs.
+pub const SCOPE_EXTENSION: &str = "x-dashtray-scope";
 
 type Components = BTreeMap<String, BTreeMap<String, Value>>;
 
@@ -31,6 +33,9 @@ pub struct OperationInfo {
     pub operation_id: String,
     pub plugin: String,
     pub public: bool,
+    /// The scope a key needs, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// The merged, canonical document.
@@ -48,6 +53,10 @@ impl ApiDocument {
     ) -> Result<ApiDocument, MergeError> {
         let shared = shared_components();
         let merged = merge::merge(fragments, &shared)?;
+        let scopes: BTreeMap<&str, &str> = fragments
+            .iter()
+            .filter_map(|f| f.scope.as_deref().map(|s| (f.plugin.as_str(), s)))
+            .collect();
 
         let mut operations = Vec::new();
         let mut paths = Map::new();
@@ -63,13 +72,19 @@ impl ApiDocument {
                     .to_owned();
                 let is_public = public.contains(&id);
                 any_secured |= !is_public;
-                add_shared_parts(&mut operation, path, is_public);
+                let plugin = merged.operation_owner[&id].clone();
+                let scope = match is_public {
+                    true => None,
+                    false => scopes.get(plugin.as_str()).map(|s| (*s).to_owned()),
+                };
+                add_shared_parts(&mut operation, path, is_public, scope.as_deref());
                 operations.push(OperationInfo {
                     method: method.to_uppercase(),
                     path: full_path.clone(),
-                    plugin: merged.operation_owner[&id].clone(),
+                    plugin,
                     operation_id: id,
                     public: is_public,
+                    scope,
                 });
                 item.insert(method.clone(), operation);
             }
@@ -131,9 +146,14 @@ impl ApiDocument {
 }
 
 /// Adds what every operation shares: tags default, error responses, request-id header.
-fn add_shared_parts(operation: &mut Value, path: &str, public: bool) {
+fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Option<&str>) {
     if !public {
         operation["security"] = json!([{ BEARER_SCHEME: [] }]);
+    }
+    if let Some(scope) = scope {
+        // Bearer schemes carry no scopes in OpenAPI 3.0; this extension names it for
+        // readers and the generated reference.
+        operation[SCOPE_EXTENSION] = Value::from(scope);
     }
     let has_parameters = operation
         .get("parameters")
@@ -366,6 +386,7 @@ mod tests {
         Fragment {
             plugin: plugin.into(),
             spec,
+            scope: None,
         }
     }
 

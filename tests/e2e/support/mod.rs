@@ -223,3 +223,60 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// Runs a `dashtray … --json` command against `db` and returns its one JSON object.
+pub fn cli_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("scratch folder");
+    let output = dashtray(dir.path(), &[("DASHTRAY_DATABASE__URL", db.url())])
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run dashtray");
+    assert!(
+        output.status.success(),
+        "dashtray {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object on stdout")
+}
+
+/// A project (by CLI) and a key for it: `(project id, key id, key)`.
+pub fn project_with_key(
+    db: &TestDb,
+    name: &str,
+    plan: &str,
+    scopes: Option<&str>,
+) -> (String, String, String) {
+    let project = cli_json(db, &["projects", "create", "--name", name, "--plan", plan]);
+    let project_id = project["id"].as_str().unwrap().to_owned();
+    let mut args = vec!["keys", "create", "--project", &project_id, "--name", "e2e"];
+    if let Some(scopes) = scopes {
+        args.extend(["--scopes", scopes]);
+    }
+    let key = cli_json(db, &args);
+    (
+        project_id.clone(),
+        key["id"].as_str().unwrap().to_owned(),
+        key["key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// GET with `Authorization: <value>`.
+pub async fn get_with_auth(
+    url: &str,
+    authorization: Option<&str>,
+) -> (
+    reqwest::StatusCode,
+    reqwest::header::HeaderMap,
+    serde_json::Value,
+) {
+    let mut request = client().get(url);
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let resp = request.send().await.expect("request");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, headers, body)
+}

@@ -1,0 +1,219 @@
+//! The auth step: turns the request's credentials into a `Principal`, with a short-TTL
+//! cache in front of the database.
+//!
+//! Every way a key can be wrong ends in the same `Unauthenticated` outcome, and every key
+//! that reaches the lookup pays for one hash and one constant-time comparison, found or
+//! not, so a guesser learns nothing from the answer or its timing.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use poem::http::{header::AUTHORIZATION, HeaderMap};
+
+use super::{
+    key::{self, KeyHasher},
+    model::Principal,
+    store,
+};
+use crate::{clock::SharedClock, db::Db, error::ApiError};
+
+/// `last_used_at` is written at most this often per key.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+/// What the request's credentials amount to.
+#[derive(Debug, Clone)]
+pub enum AuthOutcome {
+    Authenticated(Principal),
+    /// No key, or a key that is malformed, unknown, revoked or expired: all the same.
+    Unauthenticated,
+    /// The key could not be checked (the database is unreachable).
+    Unavailable(std::sync::Arc<ApiError>),
+}
+
+struct CacheEntry {
+    principal: Principal,
+    fetched_at: i64,
+}
+
+pub struct Authenticator {
+    db: Db,
+    hasher: KeyHasher,
+    clock: SharedClock,
+    ttl_ms: i64,
+    /// keyed by the key's hash, never by the key
+    cache: Mutex<HashMap<String, CacheEntry>>,
+    /// key id → when this node last wrote its `last_used_at`
+    touched: Mutex<HashMap<String, i64>>,
+    dummy_hash: String,
+}
+
+impl Authenticator {
+    pub fn new(db: Db, hasher: KeyHasher, clock: SharedClock, ttl_secs: u64) -> Self {
+        let dummy_hash = hasher.hash("dk_not-a-key");
+        Authenticator {
+            db,
+            hasher,
+            clock,
+            ttl_ms: (ttl_secs as i64).saturating_mul(1000),
+            cache: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
+            dummy_hash,
+        }
+    }
+
+    pub fn hasher(&self) -> &KeyHasher {
+        &self.hasher
+    }
+
+    /// Resolves the request's credentials; never rejects by itself.
+    pub async fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> AuthOutcome {
+        // A key in the URL ends up in logs and browser history: it is refused outright,
+        // even beside a valid header, so the habit is caught at once.
+        if query.is_some_and(query_carries_key) {
+            return AuthOutcome::Unauthenticated;
+        }
+        let Some(key) = bearer_token(headers) else {
+            return AuthOutcome::Unauthenticated;
+        };
+        let Some(public_id) = key::parse(key) else {
+            return AuthOutcome::Unauthenticated;
+        };
+        let hash = self.hasher.hash(key);
+        let now = self.clock.now_millis();
+        if let Some(principal) = self.cached(&hash, now) {
+            return self.accept(principal, now);
+        }
+        match store::find_key(&self.db, public_id).await {
+            Ok(Some(stored)) if key::hashes_match(&stored.hash, &hash) && !stored.revoked => {
+                self.remember(hash, stored.principal.clone(), now);
+                self.accept(stored.principal, now)
+            }
+            Ok(_) => {
+                // Same work as a match: one constant-time comparison.
+                let _ = key::hashes_match(&self.dummy_hash, &hash);
+                AuthOutcome::Unauthenticated
+            }
+            Err(err) => AuthOutcome::Unavailable(std::sync::Arc::new(err.into())),
+        }
+    }
+
+    /// A key that matched: valid unless expired, and its use recorded.
+    fn accept(&self, principal: Principal, now: i64) -> AuthOutcome {
+        if principal.expires_at.is_some_and(|at| at <= now) {
+            return AuthOutcome::Unauthenticated;
+        }
+        self.touch_if_due(&principal.key_id, now);
+        AuthOutcome::Authenticated(principal)
+    }
+
+    fn cached(&self, hash: &str, now: i64) -> Option<Principal> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = cache.get(hash)?;
+        if now - entry.fetched_at >= self.ttl_ms {
+            cache.remove(hash);
+            return None;
+        }
+        Some(entry.principal.clone())
+    }
+
+    fn remember(&self, hash: String, principal: Principal, now: i64) {
+        if self.ttl_ms <= 0 {
+            return;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 100_000 {
+            cache.retain(|_, e| now - e.fetched_at < self.ttl_ms);
+        }
+        cache.insert(
+            hash,
+            CacheEntry {
+                principal,
+                fetched_at: now,
+            },
+        );
+    }
+
+    /// Forgets a key at once on this node (after revoking it here).
+    pub fn forget_key(&self, key_id: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|_, e| e.principal.key_id != key_id);
+    }
+
+    /// Forgets every key of a project (after its plan changed here).
+    pub fn forget_project(&self, project_id: &str) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|_, e| e.principal.project_id != project_id);
+    }
+
+    /// Records use at most once a minute per key, off the request's path: the answer
+    /// never waits for this write.
+    fn touch_if_due(&self, key_id: &str, now: i64) {
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+            match touched.get(key_id) {
+                Some(at) if now - at < TOUCH_EVERY_MS => return,
+                _ => {
+                    if touched.len() > 100_000 {
+                        touched.retain(|_, at| now - *at < TOUCH_EVERY_MS);
+                    }
+                    touched.insert(key_id.to_owned(), now);
+                }
+            }
+        }
+        let db = self.db.clone();
+        let key_id = key_id.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = store::touch_key(&db, &key_id, now).await {
+                tracing::warn!(error = %err, "could not record a key's last use");
+            }
+        });
+    }
+}
+
+/// The key of `Authorization: Bearer <key>` (scheme case-insensitive, one space or more).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// True when any query value (or name) looks like a Dashtray key.
+fn query_carries_key(query: &str) -> bool {
+    query.split('&').any(|pair| {
+        pair.split('=').any(|part| {
+            part.starts_with(key::PREFIX) || part.starts_with("dk%5F") || part.starts_with("dk%5f")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poem::http::HeaderValue;
+
+    fn headers(auth: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(auth).unwrap());
+        h
+    }
+
+    #[test]
+    fn only_a_bearer_token_is_taken() {
+        assert_eq!(bearer_token(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("bearer   abc ")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Basic abc")), None);
+        assert_eq!(bearer_token(&headers("Bearer ")), None);
+        assert_eq!(bearer_token(&headers("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn keys_in_the_query_string_are_spotted() {
+        assert!(query_carries_key("api_key=dk_abc"));
+        assert!(query_carries_key("limit=5&token=dk%5Fabc"));
+        assert!(!query_carries_key("limit=5&metric_id=mrr"));
+    }
+}

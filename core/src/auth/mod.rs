@@ -1,0 +1,19 @@
+//! Projects, API keys and who may call what.
+//!
+//! - [`key`]: the key format, its checksum and its hash;
+//! - [`store`]: the `projects` and `api_keys` tables;
+//! - [`authenticator`]: the auth step of the request path (key → `Principal`, cached);
+//! - [`guard`]: each operation's policy, enforced where the route is known;
+//! - [`failures`]: failed authentications limited per client address;
+//! - [`model`]: plans, scopes, `Principal`, `Project`, `KeyRecord`.
+
+pub mod authenticator;
+pub mod failures;
+pub mod guard;
+pub mod key;
+pub mod model;
+pub mod store;
+
+pub use authenticator::{AuthOutcome, Authenticator};
+pub use guard::{Guard, Policy};
+pub use model::{Plan, Principal, Project, READ_SCOPES};

@@ -1,0 +1,200 @@
+//! The auth step in process, on both backends, with a clock the test moves: expiry,
+//! the key cache, revocation on this node, `last_used_at`, plans and scopes.
+
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
+
+use dashtray_core::{
+    auth::{
+        store::{self, NewProject, ProjectChanges},
+        Plan,
+    },
+    clock::ManualClock,
+    on_each_backend,
+    sqlx::{self, Row},
+    testing::{TestApp, TestDb},
+    Config, Mounted, Plugin, PluginContext, PluginError, Principal,
+};
+use poem::web::Data;
+use poem_openapi::{payload::PlainText, OpenApi};
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+const SCOPE: &str = "whoami:read";
+
+/// A plugin whose one operation answers the caller's project id.
+struct Whoami;
+
+struct WhoamiApi;
+
+#[OpenApi]
+impl WhoamiApi {
+    #[oai(path = "/whoami", method = "get", operation_id = "whoami")]
+    async fn whoami(&self, principal: Data<&Principal>) -> PlainText<String> {
+        PlainText(principal.project_id.clone())
+    }
+}
+
+impl Plugin for Whoami {
+    fn name(&self) -> &str {
+        "whoami"
+    }
+
+    fn mount(&self, _cx: &PluginContext) -> Result<Mounted, PluginError> {
+        Ok(Mounted::from_api(WhoamiApi)?.scope(SCOPE))
+    }
+}
+
+struct Fixture {
+    app: TestApp,
+    clock: ManualClock,
+    project_id: String,
+    key_id: String,
+    key: String,
+}
+
+async fn fixture(
+    db: &TestDb,
+    ttl_secs: u64,
+    scopes: &[&str],
+    expires_in_ms: Option<i64>,
+) -> Fixture {
+    let clock = ManualClock::at(T0);
+    let mut config = Config::default();
+    config.auth.cache_ttl_secs = ttl_secs;
+    let app = TestApp::start(db, vec![Arc::new(Whoami)], config, Arc::new(clock.clone())).await;
+    let services = &app.services;
+    let project = store::create_project(
+        &services.db,
+        NewProject {
+            name: "Acme".into(),
+            slug: None,
+            plan: Plan::Scale,
+            rate_limit_per_hour: None,
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let (record, key) = store::create_key(
+        &services.db,
+        services.authenticator.hasher(),
+        &project.id,
+        "test",
+        &scopes,
+        expires_in_ms.map(|ms| T0 + ms),
+        T0,
+    )
+    .await
+    .unwrap();
+    Fixture {
+        app,
+        clock,
+        project_id: project.id,
+        key_id: record.id,
+        key,
+    }
+}
+
+impl Fixture {
+    async fn call(&self) -> poem::test::TestResponse {
+        self.app
+            .client()
+            .get("/api/v1/whoami")
+            .header("Authorization", format!("Bearer {}", self.key))
+            .send()
+            .await
+    }
+
+    async fn last_used_at(&self) -> Option<i64> {
+        sqlx::query("SELECT last_used_at FROM api_keys WHERE id = $1")
+            .bind(&self.key_id)
+            .fetch_one(self.app.services.db.pool())
+            .await
+            .unwrap()
+            .get("last_used_at")
+    }
+}
+
+on_each_backend! {
+    async fn a_valid_key_reaches_the_handler_as_its_principal(db: TestDb) {
+        let f = fixture(&db, 10, &[SCOPE], None).await;
+        let resp = f.call().await;
+        resp.assert_status_is_ok();
+        resp.assert_text(&f.project_id).await;
+    }
+
+    async fn an_expired_key_stops_at_its_time_even_when_cached(db: TestDb) {
+        let f = fixture(&db, 3600, &[SCOPE], Some(60_000)).await;
+        f.call().await.assert_status_is_ok();
+        f.clock.advance_millis(59_999);
+        f.call().await.assert_status_is_ok();
+        f.clock.advance_millis(1);
+        let resp = f.call().await;
+        resp.assert_status(poem::http::StatusCode::UNAUTHORIZED);
+        resp.assert_header("www-authenticate", "Bearer realm=\"dashtray\"");
+    }
+
+    async fn a_plan_change_applies_once_the_cache_entry_ages_out(db: TestDb) {
+        let f = fixture(&db, 10, &[SCOPE], None).await;
+        f.call().await.assert_status_is_ok();
+        let changes = ProjectChanges { plan: Some(Plan::Starter), ..Default::default() };
+        store::update_project(&f.app.services.db, &f.project_id, changes).await.unwrap();
+        f.clock.advance_secs(9);
+        f.call().await.assert_status_is_ok();
+        f.clock.advance_secs(1);
+        let resp = f.call().await;
+        resp.assert_status(poem::http::StatusCode::FORBIDDEN);
+        let body = resp.json().await;
+        body.value().object().get("error").assert_string("plan_required");
+    }
+
+    async fn revoking_on_this_node_takes_effect_at_once(db: TestDb) {
+        let f = fixture(&db, 3600, &[SCOPE], None).await;
+        f.call().await.assert_status_is_ok();
+        store::revoke_key(&f.app.services.db, &f.key_id, T0).await.unwrap();
+        f.app.services.authenticator.forget_key(&f.key_id);
+        f.call().await.assert_status(poem::http::StatusCode::UNAUTHORIZED);
+    }
+
+    async fn a_missing_scope_is_403_naming_it(db: TestDb) {
+        let f = fixture(&db, 10, &["other:read"], None).await;
+        let resp = f.call().await;
+        resp.assert_status(poem::http::StatusCode::FORBIDDEN);
+        resp.assert_header(
+            "www-authenticate",
+            "Bearer realm=\"dashtray\", error=\"insufficient_scope\", scope=\"whoami:read\"",
+        );
+        let body = resp.json().await;
+        body.value().object().get("error").assert_string("insufficient_scope");
+        let message = body.value().object().get("message").string().to_owned();
+        assert!(message.contains("whoami:read"), "{message}");
+    }
+
+    async fn last_use_is_recorded_at_most_once_a_minute(db: TestDb) {
+        let f = fixture(&db, 0, &[SCOPE], None).await;
+        assert_eq!(f.last_used_at().await, None);
+        f.call().await.assert_status_is_ok();
+        wait_for(|| async { f.last_used_at().await == Some(T0) }).await;
+        f.clock.advance_secs(30);
+        f.call().await.assert_status_is_ok();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(f.last_used_at().await, Some(T0), "not again within the minute");
+        f.clock.advance_secs(31);
+        f.call().await.assert_status_is_ok();
+        wait_for(|| async { f.last_used_at().await == Some(T0 + 61_000) }).await;
+    }
+}
+
+async fn wait_for<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the condition did not hold within 2.5 s");
+}
