@@ -71,7 +71,12 @@ pub struct RateLimitConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<SecretUrl>,
     pub default_per_hour: PositiveU32,
+    /// A plan's budget, for its projects without their own (`[ratelimit.per_plan]`).
+    #[serde(default)]
+    pub per_plan: BTreeMap<crate::auth::Plan, PositiveU32>,
     pub on_store_failure: StoreFailurePolicy,
+    /// Longest a request waits on the store before `on_store_failure` applies.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,7 +137,9 @@ impl Default for Config {
                 backend: RateLimitBackend::Memory,
                 redis_url: None,
                 default_per_hour: PositiveU32(1000),
+                per_plan: BTreeMap::new(),
                 on_store_failure: StoreFailurePolicy::Open,
+                timeout_ms: 250,
             },
             auth: AuthConfig {
                 cache_ttl_secs: 10,
@@ -221,6 +228,15 @@ impl Config {
                 "ratelimit.backend",
                 "the `redis` backend needs `ratelimit.redis_url`",
             ));
+        }
+        if let Some(url) = &self.ratelimit.redis_url {
+            if !(url.as_str().starts_with("redis://") || url.as_str().starts_with("rediss://")) {
+                return Err(ConfigError::at(
+                    figment,
+                    "ratelimit.redis_url",
+                    "expected `redis://HOST:PORT` or `rediss://HOST:PORT`",
+                ));
+            }
         }
         if self.database.max_connections == 0 {
             return Err(ConfigError::at(

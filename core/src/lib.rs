@@ -7,7 +7,8 @@
 //! - [`error`]: the `ApiError` every handler returns;
 //! - [`auth`]: projects, API keys, the auth step and per-operation policies;
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
-//! - [`services`]: what a running server shares (database, clock, auth state);
+//! - [`ratelimit`]: per-project budgets over memory, the database or Redis;
+//! - [`services`]: what a running server shares (database, clock, auth and limits);
 //! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document.
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod migrate;
 pub mod plugin;
+pub mod ratelimit;
 pub mod registry;
 pub mod server;
 pub mod services;

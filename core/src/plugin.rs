@@ -62,6 +62,7 @@ pub struct Mounted {
     pub(crate) endpoint: BoxEndpoint<'static, Response>,
     pub(crate) spec: serde_json::Value,
     pub(crate) public: BTreeSet<String>,
+    pub(crate) uncounted: BTreeSet<String>,
     pub(crate) scope: Option<String>,
 }
 
@@ -80,8 +81,17 @@ impl Mounted {
             endpoint: endpoint.map_to_response().boxed(),
             spec,
             public: BTreeSet::new(),
+            uncounted: BTreeSet::new(),
             scope: None,
         }
+    }
+
+    /// Marks keyed operations (by operationId) that do not count against the project's
+    /// budget, such as reading the budget itself.
+    pub fn uncounted(mut self, operation_ids: &[&str]) -> Mounted {
+        self.uncounted
+            .extend(operation_ids.iter().map(|id| (*id).to_owned()));
+        self
     }
 
     /// The scope a key needs for this plugin's operations (e.g. `metrics:read`).

@@ -129,6 +129,7 @@ impl Registry {
         let config = &services.config;
         let mut fragments = Vec::new();
         let mut public = BTreeSet::new();
+        let mut uncounted = BTreeSet::new();
         let mut endpoints = BTreeMap::new();
         for plugin in self.enabled(config)? {
             let name = plugin.name().to_owned();
@@ -138,6 +139,7 @@ impl Registry {
                 source,
             })?;
             public.extend(mounted.public);
+            uncounted.extend(mounted.uncounted);
             fragments.push(Fragment {
                 plugin: name.clone(),
                 spec: mounted.spec,
@@ -145,13 +147,13 @@ impl Registry {
             });
             endpoints.insert(name, Arc::new(mounted.endpoint));
         }
-        let document = ApiDocument::build(&fragments, &public)?;
+        let document = ApiDocument::build(&fragments, &public, &uncounted)?;
         self.document.fill(&document);
         let routes = crate::http::router::api_routes(
             document.operations(),
             &endpoints,
             API_PREFIX,
-            services.guard.clone(),
+            services,
         );
         Ok(MountedApi {
             document: Arc::new(document),

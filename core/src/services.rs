@@ -3,11 +3,17 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use crate::{
     auth::{key::KeyHasher, Authenticator, Guard},
     clock::{SharedClock, SystemClock},
-    config::Config,
+    config::{Config, RateLimitBackend},
     db::Db,
+    ratelimit::{
+        store::{CounterStore, DatabaseStore, MemoryStore, RedisStore},
+        Limiter,
+    },
 };
 
 #[derive(Clone)]
@@ -17,10 +23,12 @@ pub struct Services {
     pub clock: SharedClock,
     pub authenticator: Arc<Authenticator>,
     pub guard: Arc<Guard>,
+    pub limiter: Arc<Limiter>,
 }
 
 impl Services {
     pub fn new(config: Config, db: Db, clock: SharedClock) -> Services {
+        let limiter = Limiter::new(&config.ratelimit, counter_store(&config, &db));
         let hasher = KeyHasher::new(config.auth.pepper.as_ref().map(|p| p.expose()));
         let authenticator = Authenticator::new(
             db.clone(),
@@ -35,6 +43,7 @@ impl Services {
             clock,
             authenticator: Arc::new(authenticator),
             guard: Arc::new(guard),
+            limiter: Arc::new(limiter),
         }
     }
 
@@ -45,5 +54,18 @@ impl Services {
 
     pub fn now_millis(&self) -> i64 {
         self.clock.now_millis()
+    }
+}
+
+/// The counters `ratelimit.backend` names.
+fn counter_store(config: &Config, db: &Db) -> Box<dyn CounterStore> {
+    let timeout = Duration::from_millis(config.ratelimit.timeout_ms);
+    match config.ratelimit.backend {
+        RateLimitBackend::Memory => Box::new(MemoryStore::default()),
+        RateLimitBackend::Database => Box::new(DatabaseStore::new(db.clone())),
+        RateLimitBackend::Redis => {
+            let url = config.ratelimit.redis_url.as_ref().map(|u| u.as_str());
+            Box::new(RedisStore::new(url.unwrap_or_default(), timeout))
+        }
     }
 }

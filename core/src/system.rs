@@ -1,11 +1,12 @@
-//! Core's own operations, mounted like any plugin: health and the API document (and
-//! core's tables, projects and API keys, as its migrations).
+//! Core's own operations, mounted like any plugin: health, the caller's rate limit and
+//! the API document (and core's tables, as its migrations).
 
 use std::{
     sync::{Arc, OnceLock},
     time::Duration,
 };
 
+use poem::web::Data;
 use poem_openapi::{
     payload::{Json, PlainText},
     ApiResponse, Enum, Object, OpenApi, Tags,
@@ -14,6 +15,7 @@ use poem_openapi::{
 use crate::{
     db::Db,
     plugin::{Mounted, Plugin, PluginContext, PluginError},
+    ratelimit::Usage,
     spec::ApiDocument,
 };
 
@@ -59,9 +61,11 @@ impl Plugin for SystemPlugin {
         NAME
     }
 
-    /// Core's own tables: projects and API keys.
+    /// Core's own tables: projects and API keys, and the `database` limiter's counters.
     fn migrations(&self) -> Vec<crate::migrate::Migration> {
-        crate::auth::store::MIGRATIONS.to_vec()
+        let mut migrations = crate::auth::store::MIGRATIONS.to_vec();
+        migrations.push(crate::ratelimit::store::MIGRATION);
+        migrations
     }
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
@@ -70,7 +74,9 @@ impl Plugin for SystemPlugin {
             check_timeout: Duration::from_millis(cx.settings().database.acquire_timeout_ms),
             document: self.document.clone(),
         };
-        Ok(Mounted::from_api(api)?.public(&["getHealth", "getOpenApiJson", "getOpenApiYaml"]))
+        Ok(Mounted::from_api(api)?
+            .public(&["getHealth", "getOpenApiJson", "getOpenApiYaml"])
+            .uncounted(&["getRateLimit"]))
     }
 }
 
@@ -116,6 +122,27 @@ enum HealthResponse {
     Unavailable(Json<Health>, #[oai(header = "Cache-Control")] String),
 }
 
+/// The caller's project's current window.
+#[derive(Debug, Object)]
+#[oai(rename = "RateLimitWindow")]
+struct RateLimitWindow {
+    /// Requests allowed per hour.
+    limit: u64,
+    /// Requests left in this window.
+    remaining: u64,
+    /// Requests counted in this window.
+    used: u64,
+    /// When the window resets, in Unix seconds.
+    reset: i64,
+}
+
+/// `{"data": <window>}`
+#[derive(Debug, Object)]
+#[oai(rename = "RateLimitResponse")]
+struct RateLimitResponse {
+    data: RateLimitWindow,
+}
+
 #[derive(ApiResponse)]
 enum YamlDocument {
     /// The OpenAPI document as YAML.
@@ -145,6 +172,22 @@ impl SystemApi {
                 HealthResponse::Unavailable(Json(health(HealthState::Unavailable)), no_store)
             }
         }
+    }
+
+    /// Get rate limit status
+    ///
+    /// The caller's project's budget in the current hourly window. Reading it does not
+    /// count against it. Any valid key may read it.
+    #[oai(path = "/rate_limit", method = "get", operation_id = "getRateLimit")]
+    async fn rate_limit(&self, usage: Data<&Usage>) -> Json<RateLimitResponse> {
+        Json(RateLimitResponse {
+            data: RateLimitWindow {
+                limit: usage.limit,
+                remaining: usage.remaining,
+                used: usage.used,
+                reset: usage.reset_at_secs,
+            },
+        })
     }
 
     /// The OpenAPI document (JSON)

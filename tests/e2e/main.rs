@@ -10,4 +10,5 @@ mod docs_browser;
 mod http_api;
 mod logging;
 mod openapi_contract;
+mod ratelimit;
 mod shutdown;

@@ -19,6 +19,8 @@ pub struct Policy {
     pub public: bool,
     /// The scope a key needs, if any.
     pub scope: Option<String>,
+    /// Counted against the project's budget (all keyed operations but `getRateLimit`).
+    pub counted: bool,
 }
 
 /// Enforces policies; shared by every route.
@@ -35,20 +37,18 @@ impl Guard {
         }
     }
 
-    /// The caller, if `policy` lets this request through.
-    pub fn authorize(&self, req: &Request, policy: &Policy) -> Result<Option<Principal>, ApiError> {
-        if policy.public {
-            return Ok(None);
+    /// The caller of a keyed operation: 401 (or 429 for an address that keeps failing)
+    /// without a valid key.
+    pub fn authenticate(&self, req: &Request) -> Result<Principal, ApiError> {
+        match req.extensions().get::<AuthOutcome>() {
+            Some(AuthOutcome::Authenticated(principal)) => Ok(principal.clone()),
+            Some(AuthOutcome::Unavailable(err)) => Err(ApiError::new(err.code(), err.message())),
+            Some(AuthOutcome::Unauthenticated) | None => Err(self.unauthenticated(client_ip(req))),
         }
-        let principal = match req.extensions().get::<AuthOutcome>() {
-            Some(AuthOutcome::Authenticated(principal)) => principal,
-            Some(AuthOutcome::Unavailable(err)) => {
-                return Err(ApiError::new(err.code(), err.message()))
-            }
-            Some(AuthOutcome::Unauthenticated) | None => {
-                return Err(self.unauthenticated(client_ip(req)))
-            }
-        };
+    }
+
+    /// Whether an authenticated caller may use the operation: its plan and its scopes.
+    pub fn permit(&self, principal: &Principal, policy: &Policy) -> Result<(), ApiError> {
         if !principal.plan.includes_api() {
             return Err(ApiError::new(
                 ErrorCode::PlanRequired,
@@ -63,7 +63,7 @@ impl Guard {
                 return Err(ApiError::insufficient_scope(scope));
             }
         }
-        Ok(Some(principal.clone()))
+        Ok(())
     }
 
     fn unauthenticated(&self, ip: IpAddr) -> ApiError {

@@ -12,9 +12,11 @@ use poem::{
 };
 
 use crate::{
-    auth::{Guard, Policy},
+    auth::{Policy, Principal},
     error::ApiError,
-    http::errors::not_found_route,
+    http::errors::{not_found_route, to_api_error},
+    ratelimit::{headers, Usage},
+    services::Services,
     spec::OperationInfo,
 };
 
@@ -30,11 +32,11 @@ struct Operation {
 struct PathEndpoint {
     methods: BTreeMap<String, Operation>,
     allow: Vec<String>,
-    guard: Arc<Guard>,
+    services: Services,
 }
 
 impl PathEndpoint {
-    fn new(methods: BTreeMap<String, Operation>, guard: Arc<Guard>) -> Self {
+    fn new(methods: BTreeMap<String, Operation>, services: Services) -> Self {
         let mut allow: Vec<String> = methods.keys().cloned().collect();
         if methods.contains_key("GET") {
             allow.push("HEAD".into());
@@ -44,9 +46,59 @@ impl PathEndpoint {
         PathEndpoint {
             methods,
             allow,
-            guard,
+            services,
         }
     }
+
+    /// A keyed operation: authenticate, authorise, count, call; every answer from here
+    /// on carries the project's window in its headers, errors included.
+    async fn call_keyed(&self, mut req: Request, operation: &Operation) -> Result<Response> {
+        let Services { guard, limiter, .. } = &self.services;
+        let principal = guard.authenticate(&req)?;
+        let now = self.services.now_millis();
+        if let Err(refusal) = guard.permit(&principal, &operation.policy) {
+            let usage = limiter.peek(&principal, now).await.ok();
+            return Ok(with_usage(refusal.to_response(), usage.as_ref()));
+        }
+        let usage = match operation.policy.counted {
+            true => limiter.hit(&principal, now).await?,
+            false => limiter.peek(&principal, now).await?,
+        };
+        if !usage.allowed {
+            let refusal = ApiError::rate_limited(usage.reset_in_secs).to_response();
+            return Ok(with_usage(refusal, Some(&usage)));
+        }
+        req.extensions_mut().insert(principal.clone());
+        req.extensions_mut().insert(usage);
+        let resp = match operation.endpoint.call(req).await {
+            Ok(resp) => resp,
+            Err(err) => to_api_error(err).to_response(),
+        };
+        if resp.status() == StatusCode::NOT_MODIFIED && operation.policy.counted {
+            return Ok(with_usage(
+                resp,
+                Some(&self.refund(&principal, usage, now).await),
+            ));
+        }
+        Ok(with_usage(resp, Some(&usage)))
+    }
+
+    /// A conditional request answered 304 does not count: give it back.
+    async fn refund(&self, principal: &Principal, usage: Usage, now: i64) -> Usage {
+        self.services.limiter.refund(principal, now).await;
+        Usage {
+            used: usage.used.saturating_sub(1),
+            remaining: (usage.remaining + 1).min(usage.limit),
+            ..usage
+        }
+    }
+}
+
+fn with_usage(mut resp: Response, usage: Option<&Usage>) -> Response {
+    if let Some(usage) = usage {
+        headers::apply(usage, &mut resp);
+    }
+    resp
 }
 
 impl Endpoint for PathEndpoint {
@@ -70,11 +122,11 @@ impl Endpoint for PathEndpoint {
         let Some(operation) = self.methods.get(lookup) else {
             return Err(ApiError::method_not_allowed(method.as_str(), self.allow.clone()).into());
         };
-        // Authorisation happens here, where the operation and so its policy are known.
-        if let Some(principal) = self.guard.authorize(&req, &operation.policy)? {
-            req.extensions_mut().insert(principal);
+        // Authorisation and counting happen here, where the operation's policy is known.
+        match operation.policy.public {
+            true => operation.endpoint.call(req).await,
+            false => self.call_keyed(req, operation).await,
         }
-        operation.endpoint.call(req).await
     }
 }
 
@@ -83,7 +135,7 @@ pub fn api_routes(
     operations: &[OperationInfo],
     endpoints: &BTreeMap<String, SharedEndpoint>,
     prefix: &str,
-    guard: Arc<Guard>,
+    services: &Services,
 ) -> Route {
     let mut by_path: BTreeMap<String, BTreeMap<String, Operation>> = BTreeMap::new();
     for op in operations {
@@ -93,6 +145,7 @@ pub fn api_routes(
             policy: Policy {
                 public: op.public,
                 scope: op.scope.clone(),
+                counted: op.counted,
             },
         };
         by_path
@@ -102,7 +155,7 @@ pub fn api_routes(
     }
     let mut route = Route::new();
     for (path, methods) in by_path {
-        route = route.at(path, PathEndpoint::new(methods, guard.clone()));
+        route = route.at(path, PathEndpoint::new(methods, services.clone()));
     }
     route
 }

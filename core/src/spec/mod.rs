@@ -36,6 +36,8 @@ pub struct OperationInfo {
     /// The scope a key needs, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Counted against the project's hourly budget.
+    pub counted: bool,
 }
 
 /// The merged, canonical document.
@@ -50,6 +52,7 @@ impl ApiDocument {
     pub fn build(
         fragments: &[Fragment],
         public: &BTreeSet<String>,
+        uncounted: &BTreeSet<String>,
     ) -> Result<ApiDocument, MergeError> {
         let shared = shared_components();
         let merged = merge::merge(fragments, &shared)?;
@@ -71,6 +74,7 @@ impl ApiDocument {
                     .unwrap_or_default()
                     .to_owned();
                 let is_public = public.contains(&id);
+                let counted = !is_public && !uncounted.contains(&id);
                 any_secured |= !is_public;
                 let plugin = merged.operation_owner[&id].clone();
                 let scope = match is_public {
@@ -85,6 +89,7 @@ impl ApiDocument {
                     operation_id: id,
                     public: is_public,
                     scope,
+                    counted,
                 });
                 item.insert(method.clone(), operation);
             }
@@ -169,7 +174,10 @@ fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Opti
         if let Some(response) = response.as_object_mut() {
             if !response.contains_key("$ref") {
                 let headers = response.entry("headers").or_insert_with(|| json!({}));
-                headers["X-Request-Id"] = request_id_header();
+                add_header_refs(headers, &[REQUEST_ID]);
+                if !public {
+                    add_header_refs(headers, &RATE_LIMIT_HEADERS);
+                }
             }
         }
     }
@@ -193,12 +201,45 @@ fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Opti
     add("503", "Unavailable");
 }
 
-fn request_id_header() -> Value {
-    json!({
-        "description": "The id of this request, as in the log; the caller's own \
-            `X-Request-Id` is kept when it is 1-128 characters of letters, digits, `-`, `_`, `.`.",
-        "schema": {"type": "string"}
-    })
+const REQUEST_ID: &str = "X-Request-Id";
+/// On every answer to an authenticated request.
+const RATE_LIMIT_HEADERS: [&str; 6] = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Used",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+];
+
+fn add_header_refs(headers: &mut Value, names: &[&str]) {
+    for name in names {
+        headers[*name] = json!({ "$ref": format!("#/components/headers/{name}") });
+    }
+}
+
+fn header(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "schema": schema })
+}
+
+/// The headers core sets, defined once and referenced from each response.
+fn shared_headers() -> BTreeMap<String, Value> {
+    let integer = || json!({"type": "integer", "format": "int64"});
+    let string = || json!({"type": "string"});
+    [
+        (REQUEST_ID, header("The id of this request, as in the log; the caller's own `X-Request-Id` is kept when it is 1-128 characters of letters, digits, `-`, `_`, `.`.", string())),
+        ("X-RateLimit-Limit", header("Requests the project may make per hour.", integer())),
+        ("X-RateLimit-Remaining", header("Requests left in the current window.", integer())),
+        ("X-RateLimit-Used", header("Requests counted in the current window.", integer())),
+        ("X-RateLimit-Reset", header("When the window resets, in Unix seconds.", integer())),
+        ("RateLimit-Policy", header("The quota policy (IETF draft), e.g. `\"project\";q=1000;w=3600`.", string())),
+        ("RateLimit", header("The current limit (IETF draft), e.g. `\"project\";r=998;t=1800`: requests remaining and seconds to reset.", string())),
+        ("Retry-After", header("Seconds to wait before retrying.", integer())),
+        ("WWW-Authenticate", header("`Bearer realm=\"dashtray\"`, with `error=\"insufficient_scope\"` and the scope on a 403 for a missing scope.", string())),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
 }
 
 /// Core's components: the error body, the error responses, the bearer scheme.
@@ -246,11 +287,15 @@ fn shared_components() -> Components {
             }
         }),
     );
+    components.insert("headers".into(), shared_headers());
     let responses = components.entry("responses".into()).or_default();
-    let problem = |description: &str, extra_headers: Value| {
-        let mut headers = json!({ "X-Request-Id": request_id_header() });
-        if let Value::Object(extra) = extra_headers {
-            headers.as_object_mut().expect("object").extend(extra);
+    // Error answers to keyed operations carry the window too (401s excepted: no project).
+    let problem = |description: &str, extra: &[&str], rate_limited: bool| {
+        let mut headers = json!({});
+        add_header_refs(&mut headers, &[REQUEST_ID]);
+        add_header_refs(&mut headers, extra);
+        if rate_limited {
+            add_header_refs(&mut headers, &RATE_LIMIT_HEADERS);
         }
         json!({
             "description": description,
@@ -258,18 +303,23 @@ fn shared_components() -> Components {
             "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
         })
     };
+    let on_keyed = " Answers to keyed operations carry the rate-limit headers.";
     responses.insert(
         "BadRequest".into(),
         problem(
-            "A parameter is invalid (`invalid_parameter`); `details` names each one.",
-            json!({}),
+            &format!(
+                "A parameter is invalid (`invalid_parameter`); `details` names each one.{on_keyed}"
+            ),
+            &[],
+            true,
         ),
     );
     responses.insert(
         "Unauthorized".into(),
         problem(
-            "The API key is missing, malformed, unknown, revoked or expired (`unauthorized`).",
-            json!({"WWW-Authenticate": {"description": "`Bearer realm=\"dashtray\"`", "schema": {"type": "string"}}}),
+            "The API key is missing, malformed, unknown, revoked or expired (`unauthorized`); the answer does not say which.",
+            &["WWW-Authenticate"],
+            false,
         ),
     );
     responses.insert(
@@ -277,35 +327,43 @@ fn shared_components() -> Components {
         problem(
             "The project's plan does not include the API (`plan_required`), or the key lacks \
              the operation's scope (`insufficient_scope`).",
-            json!({}),
+            &["WWW-Authenticate"],
+            true,
         ),
     );
     responses.insert(
         "NotFound".into(),
         problem(
-            "No such resource in the caller's project (`not_found`).",
-            json!({}),
+            &format!("No such resource in the caller's project (`not_found`).{on_keyed}"),
+            &[],
+            true,
         ),
     );
     responses.insert(
         "TooManyRequests".into(),
         problem(
-            "The project's hourly budget is spent (`rate_limited`).",
-            json!({"Retry-After": {"description": "Seconds until the budget resets.", "schema": {"type": "integer"}}}),
+            "The project's hourly budget is spent, or this address failed to authenticate too \
+             often (`rate_limited`); `Retry-After` and `retryAfter` say when to retry.",
+            &["Retry-After"],
+            true,
         ),
     );
     responses.insert(
         "InternalError".into(),
         problem(
-            "An unexpected error (`internal`); the log has it under the request id.",
-            json!({}),
+            &format!(
+                "An unexpected error (`internal`); the log has it under the request id.{on_keyed}"
+            ),
+            &[],
+            true,
         ),
     );
     responses.insert(
         "Unavailable".into(),
         problem(
-            "A dependency such as the database is unreachable (`unavailable`).",
-            json!({}),
+            &format!("A dependency such as the database is unreachable (`unavailable`).{on_keyed}"),
+            &[],
+            true,
         ),
     );
     components
@@ -403,13 +461,22 @@ mod tests {
 
     #[test]
     fn secured_operation_gets_scheme_errors_and_request_id() {
-        let doc = ApiDocument::build(&[things()], &BTreeSet::new()).unwrap();
+        let doc = ApiDocument::build(&[things()], &BTreeSet::new(), &BTreeSet::new()).unwrap();
         let op = &doc.value()["paths"]["/api/v1/things/{id}"]["get"];
         assert_eq!(op["security"], json!([{"bearerAuth": []}]));
         for status in ["400", "401", "403", "404", "429", "500", "503"] {
             assert!(op["responses"].get(status).is_some(), "missing {status}");
         }
-        assert!(op["responses"]["200"]["headers"]["X-Request-Id"].is_object());
+        let headers = &op["responses"]["200"]["headers"];
+        assert_eq!(
+            headers["X-Request-Id"]["$ref"],
+            "#/components/headers/X-Request-Id"
+        );
+        assert_eq!(
+            headers["X-RateLimit-Remaining"]["$ref"],
+            "#/components/headers/X-RateLimit-Remaining"
+        );
+        assert!(doc.value()["components"]["headers"]["RateLimit-Policy"].is_object());
         assert!(doc.value()["components"]["securitySchemes"]["bearerAuth"].is_object());
         assert!(doc.value()["components"]["schemas"]["Problem"].is_object());
     }
@@ -417,7 +484,7 @@ mod tests {
     #[test]
     fn public_operation_has_no_auth_errors_and_no_unused_components() {
         let public: BTreeSet<String> = ["getThing".to_owned()].into();
-        let doc = ApiDocument::build(&[things()], &public).unwrap();
+        let doc = ApiDocument::build(&[things()], &public, &BTreeSet::new()).unwrap();
         let op = &doc.value()["paths"]["/api/v1/things/{id}"]["get"];
         assert!(op.get("security").is_none());
         assert!(op["responses"].get("401").is_none());
@@ -435,7 +502,8 @@ mod tests {
             "responses": {"503": {"description": "unhealthy, with the checks"}}
         }}}});
         let public: BTreeSet<String> = ["health".to_owned()].into();
-        let doc = ApiDocument::build(&[fragment("system", spec)], &public).unwrap();
+        let doc =
+            ApiDocument::build(&[fragment("system", spec)], &public, &BTreeSet::new()).unwrap();
         let resp = &doc.value()["paths"]["/api/v1/health"]["get"]["responses"]["503"];
         assert_eq!(resp["description"], "unhealthy, with the checks");
     }
@@ -446,8 +514,14 @@ mod tests {
             "other",
             json!({"paths": {"/a": {"get": {"operationId": "a", "responses": {}}}}}),
         );
-        let one = ApiDocument::build(&[things(), other.clone()], &BTreeSet::new()).unwrap();
-        let two = ApiDocument::build(&[other, things()], &BTreeSet::new()).unwrap();
+        let one = ApiDocument::build(
+            &[things(), other.clone()],
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+        )
+        .unwrap();
+        let two =
+            ApiDocument::build(&[other, things()], &BTreeSet::new(), &BTreeSet::new()).unwrap();
         assert_eq!(one.to_json(), two.to_json());
         assert_eq!(one.to_yaml(), two.to_yaml());
         let paths: Vec<&String> = one.value()["paths"].as_object().unwrap().keys().collect();
