@@ -67,6 +67,20 @@ impl Db {
         let mut pool = AnyPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms));
+        if kind == DatabaseKind::Sqlite {
+            // In WAL mode NORMAL keeps the file consistent and skips an fsync per commit:
+            // a crash of the process loses nothing, a power cut may lose the last commits.
+            // Per-request writes (rate-limit counters) would otherwise each wait on a disk
+            // flush.
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
         if is_in_memory(&config.url) {
             // Each connection to `:memory:` is its own empty database: keep exactly one.
             pool = pool
