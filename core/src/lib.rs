@@ -5,6 +5,7 @@
 //! - [`spec`]: merging the plugins' OpenAPI documents into the one served;
 //! - [`http`]: the request path (request ids, tracing, errors, routing);
 //! - [`error`]: the `ApiError` every handler returns;
+//! - [`listing`], [`dates`]: what every list shares (pagination, `Link`, date ranges);
 //! - [`auth`]: projects, API keys, the auth step and per-operation policies;
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
 //! - [`ratelimit`]: per-project budgets over memory, the database or Redis;
@@ -14,9 +15,11 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod dates;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod listing;
 pub mod migrate;
 pub mod plugin;
 pub mod ratelimit;

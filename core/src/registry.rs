@@ -6,11 +6,12 @@ use std::{
     sync::Arc,
 };
 
-use poem::Route;
+use poem::{EndpointExt, Route};
 
 use crate::{
     config::Config,
     db::Db,
+    http::conditional::ConditionalGet,
     migrate::{self, MigrateError, MigrationReport},
     plugin::{Plugin, PluginContext, PluginError},
     services::Services,
@@ -145,20 +146,16 @@ impl Registry {
                 spec: mounted.spec,
                 scope: mounted.scope,
             });
-            endpoints.insert(name, Arc::new(mounted.endpoint));
+            let endpoint = mounted
+                .endpoint
+                .with(ConditionalGet::new(config.http.cache_max_age_secs))
+                .boxed();
+            endpoints.insert(name, Arc::new(endpoint));
         }
-        let document = ApiDocument::build(&fragments, &public, &uncounted)?;
+        let document = Arc::new(ApiDocument::build(&fragments, &public, &uncounted)?);
         self.document.fill(&document);
-        let routes = crate::http::router::api_routes(
-            document.operations(),
-            &endpoints,
-            API_PREFIX,
-            services,
-        );
-        Ok(MountedApi {
-            document: Arc::new(document),
-            routes,
-        })
+        let routes = crate::http::router::api_routes(&document, &endpoints, API_PREFIX, services);
+        Ok(MountedApi { document, routes })
     }
 
     /// The document alone, for tools (`cargo xtask openapi`, `dashtray openapi`): needs no

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod caching;
 mod cli;
 mod database_outage;
 mod docs_browser;

@@ -97,6 +97,13 @@ pub async fn create_project(db: &Db, new: NewProject, now: i64) -> Result<Projec
         rate_limit_per_hour: new.rate_limit_per_hour,
         created_at: now,
     };
+    insert_project(db, &project).await?;
+    Ok(project)
+}
+
+/// Writes a project as given (its id included): for data sets with fixed ids, such as
+/// the demo. `create_project` is the way to make a new one.
+pub async fn insert_project(db: &Db, project: &Project) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO projects (id, name, slug, plan, rate_limit_per_hour, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -109,7 +116,7 @@ pub async fn create_project(db: &Db, new: NewProject, now: i64) -> Result<Projec
     .bind(project.created_at)
     .execute(db.pool())
     .await?;
-    Ok(project)
+    Ok(())
 }
 
 pub async fn update_project(

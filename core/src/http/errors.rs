@@ -4,16 +4,19 @@
 //! that does not parse, an unknown route, a panic). This module maps the foreign ones to
 //! an `ApiError`, and renders an `ApiError` in exactly one way.
 
+use std::sync::Arc;
+
 use poem::{
     error::{MethodNotAllowedError, NotFoundError},
     http::{header, HeaderValue, StatusCode},
-    Endpoint, IntoResponse, Request, Response, Result,
+    Endpoint, IntoResponse, Middleware, Request, Response, Result,
 };
 use poem_openapi::error::{ParseParamError, ParsePathError};
 
 use crate::{
     error::{ApiError, ErrorCode, PROBLEM_JSON},
     http::request_id,
+    spec::ApiDocument,
 };
 
 impl ApiError {
@@ -74,16 +77,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Maps any poem error to the `ApiError` it stands for.
-pub fn to_api_error(err: poem::Error) -> ApiError {
+/// Maps any poem error to the `ApiError` it stands for; `document` supplies the allowed
+/// values of an enumerated parameter.
+pub fn to_api_error(err: poem::Error, document: Option<&ApiDocument>) -> ApiError {
     if err.is::<ApiError>() {
         return err.downcast::<ApiError>().expect("checked by is()");
     }
     if let Some(e) = err.downcast_ref::<ParseParamError>() {
-        return ApiError::invalid_parameter(e.name, clean_reason(&e.reason));
+        return ApiError::invalid_parameter(e.name, explain(&e.reason, document));
     }
     if let Some(e) = err.downcast_ref::<ParsePathError>() {
-        return ApiError::invalid_parameter(e.name, clean_reason(&e.reason));
+        return ApiError::invalid_parameter(e.name, explain(&e.reason, document));
     }
     if err.is::<NotFoundError>() {
         return not_found_route();
@@ -124,17 +128,74 @@ pub fn not_found_route() -> ApiError {
     ApiError::not_found("No such route. The API's routes are listed at /api/v1/openapi.json.")
 }
 
-/// poem-openapi's reasons are already safe and short; only the first line is kept.
-fn clean_reason(reason: &str) -> String {
-    reason.lines().next().unwrap_or(reason).trim().to_owned()
+/// poem-openapi's reasons for a rejected parameter, said as what is allowed.
+fn explain(reason: &str, document: Option<&ApiDocument>) -> String {
+    let reason = reason.lines().next().unwrap_or(reason).trim();
+    let bound = |rest: &str| {
+        rest.split(',')
+            .next()
+            .map(|n| n.trim_end_matches(".0").to_owned())
+    };
+    if let Some(check) = reason.strip_prefix("verification failed. ") {
+        if let Some(n) = check.strip_prefix("maximum(").and_then(bound) {
+            return format!("must be at most {n}");
+        }
+        if let Some(n) = check.strip_prefix("minimum(").and_then(bound) {
+            return format!("must be at least {n}");
+        }
+        return format!("is not allowed: {check}");
+    }
+    if reason.ends_with("expects an input value.") {
+        return "is required".into();
+    }
+    if let Some(rest) = reason.strip_prefix("failed to parse \"") {
+        let type_name = rest.split('"').next().unwrap_or_default();
+        if type_name.starts_with("integer") {
+            return "must be a whole number".into();
+        }
+        if let Some(values) = document.and_then(|d| d.enum_values(type_name)) {
+            return format!("must be one of: {}", values.join(", "));
+        }
+    }
+    reason.to_owned()
 }
 
 /// The layer around the routes: errors become responses here, so that layers outside
-/// (auth, rate limits, caching) only ever see finished responses.
-pub async fn layer<E: Endpoint>(next: E, req: Request) -> Result<Response> {
-    match next.call(req).await {
-        Ok(resp) => Ok(resp.into_response()),
-        Err(err) => Ok(to_api_error(err).to_response()),
+/// only ever see finished responses.
+pub struct Normalise {
+    document: Arc<ApiDocument>,
+}
+
+impl Normalise {
+    pub fn new(document: Arc<ApiDocument>) -> Self {
+        Normalise { document }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Normalise {
+    type Output = NormaliseEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        NormaliseEndpoint {
+            inner,
+            document: self.document.clone(),
+        }
+    }
+}
+
+pub struct NormaliseEndpoint<E> {
+    inner: E,
+    document: Arc<ApiDocument>,
+}
+
+impl<E: Endpoint> Endpoint for NormaliseEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        match self.inner.call(req).await {
+            Ok(resp) => Ok(resp.into_response()),
+            Err(err) => Ok(to_api_error(err, Some(&self.document)).to_response()),
+        }
     }
 }
 
@@ -146,4 +207,32 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-string panic".into());
     ApiError::internal(anyhow::anyhow!("handler panicked: {what}")).to_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_reasons_say_what_is_allowed() {
+        assert_eq!(
+            explain("verification failed. maximum(1000, exclusive: false)", None),
+            "must be at most 1000"
+        );
+        assert_eq!(
+            explain("verification failed. minimum(1, exclusive: false)", None),
+            "must be at least 1"
+        );
+        assert_eq!(
+            explain(
+                "failed to parse \"integer(uint32)\": invalid digit found in string",
+                None
+            ),
+            "must be a whole number"
+        );
+        assert_eq!(
+            explain("Type \"string\" expects an input value.", None),
+            "is required"
+        );
+    }
 }

@@ -17,7 +17,7 @@ use crate::{
     http::errors::{not_found_route, to_api_error},
     ratelimit::{headers, Usage},
     services::Services,
-    spec::OperationInfo,
+    spec::ApiDocument,
 };
 
 type SharedEndpoint = Arc<BoxEndpoint<'static, Response>>;
@@ -33,10 +33,15 @@ struct PathEndpoint {
     methods: BTreeMap<String, Operation>,
     allow: Vec<String>,
     services: Services,
+    document: Arc<ApiDocument>,
 }
 
 impl PathEndpoint {
-    fn new(methods: BTreeMap<String, Operation>, services: Services) -> Self {
+    fn new(
+        methods: BTreeMap<String, Operation>,
+        services: Services,
+        document: Arc<ApiDocument>,
+    ) -> Self {
         let mut allow: Vec<String> = methods.keys().cloned().collect();
         if methods.contains_key("GET") {
             allow.push("HEAD".into());
@@ -47,6 +52,7 @@ impl PathEndpoint {
             methods,
             allow,
             services,
+            document,
         }
     }
 
@@ -72,7 +78,7 @@ impl PathEndpoint {
         req.extensions_mut().insert(usage);
         let resp = match operation.endpoint.call(req).await {
             Ok(resp) => resp,
-            Err(err) => to_api_error(err).to_response(),
+            Err(err) => to_api_error(err, Some(&self.document)).to_response(),
         };
         if resp.status() == StatusCode::NOT_MODIFIED && operation.policy.counted {
             return Ok(with_usage(
@@ -132,13 +138,13 @@ impl Endpoint for PathEndpoint {
 
 /// The `/api/v1` route table for `operations`, served by `endpoints` (plugin → endpoint).
 pub fn api_routes(
-    operations: &[OperationInfo],
+    document: &Arc<ApiDocument>,
     endpoints: &BTreeMap<String, SharedEndpoint>,
     prefix: &str,
     services: &Services,
 ) -> Route {
     let mut by_path: BTreeMap<String, BTreeMap<String, Operation>> = BTreeMap::new();
-    for op in operations {
+    for op in document.operations() {
         let relative = op.path.strip_prefix(prefix).unwrap_or(&op.path);
         let operation = Operation {
             endpoint: endpoints[&op.plugin].clone(),
@@ -155,7 +161,10 @@ pub fn api_routes(
     }
     let mut route = Route::new();
     for (path, methods) in by_path {
-        route = route.at(path, PathEndpoint::new(methods, services.clone()));
+        route = route.at(
+            path,
+            PathEndpoint::new(methods, services.clone(), document.clone()),
+        );
     }
     route
 }

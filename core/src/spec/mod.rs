@@ -97,6 +97,9 @@ impl ApiDocument {
         }
 
         let mut components = merged.components.clone();
+        if let Some(schemas) = components.get_mut("schemas") {
+            schemas.values_mut().for_each(mark_optional_nullable);
+        }
         for (kind, entries) in &shared {
             let target = components.entry(kind.clone()).or_default();
             for (name, definition) in entries {
@@ -137,6 +140,17 @@ impl ApiDocument {
         &self.operations
     }
 
+    /// The values of an enumerated schema (`components.schemas.<name>.enum`).
+    pub fn enum_values(&self, schema: &str) -> Option<Vec<String>> {
+        let values = self.value["components"]["schemas"][schema]["enum"].as_array()?;
+        Some(
+            values
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+        )
+    }
+
     /// Pretty JSON with sorted keys: byte-stable for one set of plugins.
     pub fn to_json(&self) -> String {
         let mut text = serde_json::to_string_pretty(&self.value).expect("a JSON value serializes");
@@ -174,6 +188,7 @@ fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Opti
         if let Some(response) = response.as_object_mut() {
             if !response.contains_key("$ref") {
                 let headers = response.entry("headers").or_insert_with(|| json!({}));
+                recase_header_names(headers);
                 add_header_refs(headers, &[REQUEST_ID]);
                 if !public {
                     add_header_refs(headers, &RATE_LIMIT_HEADERS);
@@ -199,6 +214,33 @@ fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Opti
     }
     add("500", "InternalError");
     add("503", "Unavailable");
+}
+
+/// poem-openapi writes declared header names in capitals (`LINK`); HTTP names are
+/// case-insensitive, but documents and generated clients read better as `Link`.
+fn recase_header_names(headers: &mut Value) {
+    let Some(map) = headers.as_object_mut() else {
+        return;
+    };
+    let shouting: Vec<String> = map
+        .keys()
+        .filter(|name| !name.chars().any(|c| c.is_ascii_lowercase()))
+        .cloned()
+        .collect();
+    for name in shouting {
+        let value = map.remove(&name).expect("listed above");
+        let recased: Vec<String> = name
+            .split('-')
+            .map(|part| {
+                let mut chars = part.chars();
+                match chars.next() {
+                    Some(first) => first.to_string() + &chars.as_str().to_lowercase(),
+                    None => String::new(),
+                }
+            })
+            .collect();
+        map.insert(recased.join("-"), value);
+    }
 }
 
 const REQUEST_ID: &str = "X-Request-Id";
@@ -379,6 +421,31 @@ fn shared_components() -> Components {
             }),
         );
     components
+}
+
+/// poem-openapi writes an absent `Option` as `null` but declares the property only as
+/// not required; OpenAPI 3.0 needs `nullable: true` for a client to accept the null.
+fn mark_optional_nullable(schema: &mut Value) {
+    let required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (name, property) in properties.iter_mut() {
+        if required.contains(name) {
+            continue;
+        }
+        if let Some(reference) = property.get("$ref").cloned() {
+            *property = json!({ "allOf": [{ "$ref": reference }] });
+        }
+        property["nullable"] = Value::Bool(true);
+    }
 }
 
 /// Drops core components nothing refers to, so the document carries no dead entries.

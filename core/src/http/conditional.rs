@@ -1,0 +1,110 @@
+//! Conditional GET: an `ETag` on every GET 200 (with `Cache-Control: private, max-age`
+//! and `Vary: Authorization`), and `304 Not Modified` when `If-None-Match` holds it.
+//!
+//! Wraps each plugin's endpoint, inside the router, so the router sees a 304 and gives
+//! the request back to the project's budget.
+
+use poem::{
+    http::{header, HeaderValue, Method, StatusCode},
+    Body, Endpoint, IntoResponse, Middleware, Request, Response, Result,
+};
+use sha2::{Digest, Sha256};
+
+pub struct ConditionalGet {
+    cache_control: HeaderValue,
+}
+
+impl ConditionalGet {
+    pub fn new(max_age_secs: u64) -> Self {
+        ConditionalGet {
+            cache_control: HeaderValue::from_str(&format!("private, max-age={max_age_secs}"))
+                .expect("a valid header value"),
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for ConditionalGet {
+    type Output = ConditionalGetEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ConditionalGetEndpoint {
+            inner,
+            cache_control: self.cache_control.clone(),
+        }
+    }
+}
+
+pub struct ConditionalGetEndpoint<E> {
+    inner: E,
+    cache_control: HeaderValue,
+}
+
+impl<E: Endpoint> Endpoint for ConditionalGetEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        let is_get = req.method() == Method::GET;
+        let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+        let resp = self.inner.call(req).await?.into_response();
+        // Answers that chose their own caching (health: no-store) are left alone.
+        if !is_get
+            || resp.status() != StatusCode::OK
+            || resp.headers().contains_key(header::CACHE_CONTROL)
+        {
+            return Ok(resp);
+        }
+        let (mut parts, body) = resp.into_parts();
+        let bytes = body.into_bytes().await?;
+        let etag = etag_of(&bytes);
+        parts.headers.insert(
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("hex is valid"),
+        );
+        parts
+            .headers
+            .insert(header::CACHE_CONTROL, self.cache_control.clone());
+        parts
+            .headers
+            .insert(header::VARY, HeaderValue::from_static("Authorization"));
+        let fresh = if_none_match
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| matches(v, &etag));
+        if fresh {
+            parts.status = StatusCode::NOT_MODIFIED;
+            parts.headers.remove(header::CONTENT_TYPE);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
+        Ok(Response::from_parts(parts, Body::from(bytes)))
+    }
+}
+
+/// A strong validator: the first 128 bits of the body's SHA-256.
+pub fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored.
+fn matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags_match() {
+        let tag = etag_of(b"{}");
+        assert!(matches(&tag, &tag));
+        assert!(matches(&format!("\"x\", W/{tag}"), &tag));
+        assert!(matches("*", &tag));
+        assert!(!matches("\"other\"", &tag));
+        assert_eq!(tag.len(), 34);
+    }
+}

@@ -1,0 +1,100 @@
+//! What every list shares: the `pagination` object, the checks on `limit` and `offset`,
+//! and the `Link` header to the next and previous pages.
+
+use poem::http::Uri;
+use poem_openapi::Object;
+
+/// Results per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The largest `limit`.
+pub const MAX_LIMIT: u32 = 1000;
+
+pub fn default_limit() -> u32 {
+    DEFAULT_LIMIT
+}
+
+/// Where a page sits in the whole list.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "Pagination", rename_all = "camelCase")]
+pub struct Pagination {
+    /// The `limit` applied.
+    pub limit: u32,
+    /// The `offset` applied.
+    pub offset: u64,
+    /// Items in the whole filtered list.
+    pub total: u64,
+    /// True when items follow this page.
+    pub has_more: bool,
+}
+
+impl Pagination {
+    pub fn new(limit: u32, offset: u64, total: u64) -> Self {
+        Pagination {
+            limit,
+            offset,
+            total,
+            has_more: offset.saturating_add(u64::from(limit)) < total,
+        }
+    }
+
+    /// `Link` with `rel="next"` and `rel="prev"` where those pages exist: the request's
+    /// own path and query with `offset` moved; relative references, so they survive a
+    /// proxy that rewrites the host.
+    pub fn link_header(&self, req: &poem::Request) -> Option<String> {
+        self.links_from(crate::http::RequestUri::of(req))
+    }
+
+    fn links_from(&self, uri: &Uri) -> Option<String> {
+        let mut links = Vec::new();
+        if self.has_more {
+            let next = self.offset + u64::from(self.limit);
+            links.push(format!("<{}>; rel=\"next\"", page_url(uri, next)));
+        }
+        if self.offset > 0 {
+            let prev = self.offset.saturating_sub(u64::from(self.limit));
+            links.push(format!("<{}>; rel=\"prev\"", page_url(uri, prev)));
+        }
+        (!links.is_empty()).then(|| links.join(", "))
+    }
+}
+
+fn page_url(uri: &Uri, offset: u64) -> String {
+    let mut pairs: Vec<String> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("offset="))
+        .map(str::to_owned)
+        .collect();
+    pairs.push(format!("offset={offset}"));
+    format!("{}?{}", uri.path(), pairs.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str) -> Uri {
+        uri.parse().unwrap()
+    }
+
+    #[test]
+    fn has_more_until_the_last_page() {
+        assert!(Pagination::new(100, 0, 101).has_more);
+        assert!(!Pagination::new(100, 1, 101).has_more);
+        assert!(!Pagination::new(100, 0, 0).has_more);
+    }
+
+    #[test]
+    fn links_keep_the_filters_and_move_the_offset() {
+        let req = request("/api/v1/metrics?metric_id=mrr&offset=100&limit=50");
+        let page = Pagination::new(50, 100, 400);
+        assert_eq!(
+            page.links_from(&req).unwrap(),
+            "</api/v1/metrics?metric_id=mrr&limit=50&offset=150>; rel=\"next\", \
+             </api/v1/metrics?metric_id=mrr&limit=50&offset=50>; rel=\"prev\""
+        );
+        let only = Pagination::new(50, 0, 10);
+        assert_eq!(only.links_from(&request("/api/v1/metrics")), None);
+    }
+}
