@@ -1,0 +1,270 @@
+//! The operations: list points, and a metric's time series.
+
+use dashtray_core::{dates, listing::Pagination, ApiError, Db, Principal};
+use poem::{web::Data, Request};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Enum, Object, OpenApi, Tags,
+};
+
+use crate::{
+    points::{self, Filter},
+    timeseries::{self, Aggregate, Interval},
+};
+
+#[derive(Tags)]
+enum MetricsTag {
+    /// Metric data points and their time series.
+    #[oai(rename = "metrics")]
+    Metrics,
+}
+
+/// One measurement of a metric.
+#[derive(Debug, Object)]
+#[oai(rename = "MetricPoint", rename_all = "camelCase")]
+struct MetricPoint {
+    /// The point's id (`pt_...`).
+    id: String,
+    /// The metric measured, e.g. `mrr`.
+    metric_id: String,
+    /// The integration the point came from, if any.
+    integration_id: Option<String>,
+    value: f64,
+    /// When, in milliseconds since the Unix epoch.
+    timestamp: i64,
+}
+
+/// A page of points.
+#[derive(Debug, Object)]
+#[oai(rename = "MetricPointPage")]
+struct MetricPointPage {
+    data: Vec<MetricPoint>,
+    pagination: Pagination,
+}
+
+#[derive(ApiResponse)]
+enum ListResponse {
+    /// The page; `Link` points at the next and previous pages where they exist.
+    #[oai(status = 200)]
+    Ok(
+        Json<MetricPointPage>,
+        #[oai(header = "Link")] Option<String>,
+    ),
+}
+
+/// The width of a time-series bucket (UTC; weeks start on Monday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "TimeSeriesInterval", rename_all = "lowercase")]
+enum IntervalParam {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+/// How a bucket's points become its value (`last`: the latest point's value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "TimeSeriesAggregate", rename_all = "lowercase")]
+enum AggregateParam {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Last,
+}
+
+/// One bucket of a time series.
+#[derive(Debug, Object)]
+#[oai(rename = "TimeSeriesBucket")]
+struct Bucket {
+    /// The bucket's start, in milliseconds since the Unix epoch.
+    timestamp: i64,
+    /// The aggregate of the bucket's points; null when it has none.
+    value: Option<f64>,
+}
+
+/// A metric's time series over the applied range.
+#[derive(Debug, Object)]
+#[oai(rename = "TimeSeries", rename_all = "camelCase")]
+struct TimeSeries {
+    metric_id: String,
+    interval: IntervalParam,
+    agg: AggregateParam,
+    /// The applied start (inclusive), in milliseconds since the Unix epoch.
+    start_date: i64,
+    /// The applied end (inclusive), in milliseconds since the Unix epoch.
+    end_date: i64,
+    buckets: Vec<Bucket>,
+}
+
+/// `{"data": <time series>}`
+#[derive(Debug, Object)]
+#[oai(rename = "TimeSeriesResponse")]
+struct TimeSeriesResponse {
+    data: TimeSeries,
+}
+
+pub struct MetricsApi {
+    pub db: Db,
+}
+
+#[OpenApi(tag = "MetricsTag::Metrics")]
+impl MetricsApi {
+    /// List metrics
+    ///
+    /// The project's metric data points, ordered by timestamp then id, filtered and
+    /// paginated. Date bounds are inclusive; a date-only `end_date` includes its whole
+    /// day (UTC).
+    #[oai(path = "/metrics", method = "get", operation_id = "listMetrics")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_metrics(
+        &self,
+        req: &Request,
+        principal: Data<&Principal>,
+        /// Number of results (1-1000).
+        #[oai(
+            default = "dashtray_core::listing::default_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        limit: Query<u32>,
+        /// Results to skip.
+        #[oai(default)]
+        offset: Query<u64>,
+        /// One metric id, or several separated by commas (`mrr,churn`).
+        metric_id: Query<Option<String>>,
+        /// From this date (`2024-01-01`) or date-time with offset (`2024-01-01T00:00:00Z`), inclusive.
+        start_date: Query<Option<String>>,
+        /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
+        end_date: Query<Option<String>>,
+    ) -> Result<ListResponse, ApiError> {
+        let filter = Filter::parse(
+            metric_id.0.as_deref(),
+            start_date.0.as_deref(),
+            end_date.0.as_deref(),
+        )?;
+        let (rows, total) =
+            points::page(&self.db, &principal.project_id, &filter, limit.0, offset.0).await?;
+        let pagination = Pagination::new(limit.0, offset.0, total);
+        let link = pagination.link_header(req);
+        let data = rows
+            .into_iter()
+            .map(|p| MetricPoint {
+                id: p.id,
+                metric_id: p.metric_id,
+                integration_id: p.integration_id,
+                value: p.value,
+                timestamp: p.timestamp,
+            })
+            .collect();
+        Ok(ListResponse::Ok(
+            Json(MetricPointPage { data, pagination }),
+            link,
+        ))
+    }
+
+    /// Get a metric's time series
+    ///
+    /// The metric's points between `start_date` and `end_date` (inclusive), in buckets of
+    /// `interval` (UTC; weeks start on Monday), each the `agg` of its points; buckets
+    /// without points have `value: null`. 404 when the project has no point of the metric.
+    #[oai(
+        path = "/metrics/:metric_id/timeseries",
+        method = "get",
+        operation_id = "getMetricTimeSeries"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn time_series(
+        &self,
+        principal: Data<&Principal>,
+        /// The metric, e.g. `mrr`.
+        metric_id: Path<String>,
+        /// From this date or date-time, inclusive.
+        start_date: Query<String>,
+        /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
+        end_date: Query<String>,
+        /// Bucket width.
+        #[oai(default = "default_interval")]
+        interval: Query<IntervalParam>,
+        /// How a bucket's points are combined.
+        #[oai(default = "default_aggregate")]
+        agg: Query<AggregateParam>,
+    ) -> Result<Json<TimeSeriesResponse>, ApiError> {
+        let metric_id = metric_id.0;
+        if !points::is_metric_id(&metric_id) {
+            return Err(ApiError::invalid_parameter(
+                "metric_id",
+                "is not a metric id (1-64 letters, digits, `_`, `-`, `.`, `:`)",
+            ));
+        }
+        let (start, end) = dates::range(Some(&start_date.0), Some(&end_date.0))?;
+        let (start, end) = (start.expect("given"), end.expect("given"));
+        let (interval_param, agg_param) = (interval.0, agg.0);
+        let interval = to_interval(interval_param);
+        let buckets = interval.buckets(start, end).ok_or_else(|| {
+            ApiError::invalid_parameter(
+                "interval",
+                format!(
+                    "this range holds more than {} buckets of this interval; choose a longer interval or a shorter range",
+                    timeseries::MAX_BUCKETS
+                ),
+            )
+        })?;
+        let project = &principal.project_id;
+        if !timeseries::exists(&self.db, project, &metric_id).await? {
+            return Err(ApiError::not_found(format!(
+                "This project has no points of the metric `{metric_id}`."
+            )));
+        }
+        let values = timeseries::series(
+            &self.db,
+            project,
+            &metric_id,
+            (start, end),
+            interval,
+            to_aggregate(agg_param),
+            &buckets,
+        )
+        .await?;
+        Ok(Json(TimeSeriesResponse {
+            data: TimeSeries {
+                metric_id,
+                interval: interval_param,
+                agg: agg_param,
+                start_date: start,
+                end_date: end,
+                buckets: values
+                    .into_iter()
+                    .map(|(timestamp, value)| Bucket { timestamp, value })
+                    .collect(),
+            },
+        }))
+    }
+}
+
+fn default_interval() -> IntervalParam {
+    IntervalParam::Day
+}
+
+fn default_aggregate() -> AggregateParam {
+    AggregateParam::Sum
+}
+
+fn to_interval(param: IntervalParam) -> Interval {
+    match param {
+        IntervalParam::Hour => Interval::Hour,
+        IntervalParam::Day => Interval::Day,
+        IntervalParam::Week => Interval::Week,
+        IntervalParam::Month => Interval::Month,
+    }
+}
+
+fn to_aggregate(param: AggregateParam) -> Aggregate {
+    match param {
+        AggregateParam::Sum => Aggregate::Sum,
+        AggregateParam::Avg => Aggregate::Avg,
+        AggregateParam::Min => Aggregate::Min,
+        AggregateParam::Max => Aggregate::Max,
+        AggregateParam::Last => Aggregate::Last,
+    }
+}

@@ -1,0 +1,202 @@
+//! The list of points: filters from the query string, checked and turned into SQL that
+//! an index serves, and one page of rows plus the total.
+
+use dashtray_core::{dates, sqlx, sqlx::Row, ApiError, Db};
+
+/// At most this many ids in one `metric_id` list.
+pub const MAX_METRIC_IDS: usize = 100;
+
+/// A point as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub id: String,
+    pub metric_id: String,
+    pub integration_id: Option<String>,
+    pub value: f64,
+    pub timestamp: i64,
+}
+
+/// Which points a request asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub metric_ids: Vec<String>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+impl Filter {
+    /// Checks the query string's filters; every bad value is named in one 400.
+    pub fn parse(
+        metric_id: Option<&str>,
+        start_date: Option<&str>,
+        end_date: Option<&str>,
+    ) -> Result<Filter, ApiError> {
+        let metric_ids = match metric_id {
+            Some(list) => parse_metric_ids(list)
+                .map_err(|message| ApiError::invalid_parameter("metric_id", message))?,
+            None => Vec::new(),
+        };
+        let (start, end) = dates::range(start_date, end_date)?;
+        Ok(Filter {
+            metric_ids,
+            start,
+            end,
+        })
+    }
+
+    /// ` AND …` conditions after `project_id = $1`, and the values to bind, in order.
+    fn conditions(&self) -> (String, Vec<Bind>) {
+        let mut sql = String::new();
+        let mut binds = Vec::new();
+        let mut next = 2;
+        if !self.metric_ids.is_empty() {
+            let slots: Vec<String> = (0..self.metric_ids.len())
+                .map(|i| format!("${}", next + i))
+                .collect();
+            next += self.metric_ids.len();
+            sql.push_str(&format!(" AND metric_id IN ({})", slots.join(", ")));
+            binds.extend(self.metric_ids.iter().cloned().map(Bind::Text));
+        }
+        if let Some(start) = self.start {
+            sql.push_str(&format!(" AND ts >= ${next}"));
+            next += 1;
+            binds.push(Bind::Int(start));
+        }
+        if let Some(end) = self.end {
+            sql.push_str(&format!(" AND ts <= ${next}"));
+            binds.push(Bind::Int(end));
+        }
+        (sql, binds)
+    }
+}
+
+/// A metric id: 1-64 of letters, digits, `_`, `-`, `.`, `:`.
+pub fn is_metric_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+fn parse_metric_ids(list: &str) -> Result<Vec<String>, String> {
+    let ids: Vec<&str> = list.split(',').map(str::trim).collect();
+    if ids.len() > MAX_METRIC_IDS {
+        return Err(format!("at most {MAX_METRIC_IDS} ids, separated by commas"));
+    }
+    if let Some(bad) = ids.iter().find(|id| !is_metric_id(id)) {
+        return Err(format!(
+            "`{bad}` is not a metric id (1-64 letters, digits, `_`, `-`, `.`, `:`; several separated by commas)"
+        ));
+    }
+    let mut unique: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+    unique.sort();
+    unique.dedup();
+    Ok(unique)
+}
+
+/// A value to bind, in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    project_id: &'q str,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query = query.bind(project_id);
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text.as_str()),
+            Bind::Int(n) => query.bind(*n),
+        };
+    }
+    query
+}
+
+/// One page of the project's points matching `filter`, in (timestamp, id) order, and
+/// how many match in all.
+pub async fn page(
+    db: &Db,
+    project_id: &str,
+    filter: &Filter,
+    limit: u32,
+    offset: u64,
+) -> Result<(Vec<Point>, u64), sqlx::Error> {
+    let (conditions, binds) = filter.conditions();
+    let n = binds.len() + 2;
+    let rows_sql = format!(
+        "SELECT id, metric_id, integration_id, value, ts FROM metric_points \
+         WHERE project_id = $1{conditions} ORDER BY ts, id LIMIT ${n} OFFSET ${}",
+        n + 1
+    );
+    let rows = bind_all(sqlx::query(&rows_sql), project_id, &binds)
+        .bind(i64::from(limit))
+        .bind(offset as i64)
+        .fetch_all(db.pool())
+        .await?;
+    let count_sql =
+        format!("SELECT COUNT(*) AS n FROM metric_points WHERE project_id = $1{conditions}");
+    let total: i64 = bind_all(sqlx::query(&count_sql), project_id, &binds)
+        .fetch_one(db.pool())
+        .await?
+        .try_get("n")?;
+    let points = rows
+        .iter()
+        .map(|row| {
+            Ok(Point {
+                id: row.try_get("id")?,
+                metric_id: row.try_get("metric_id")?,
+                integration_id: row.try_get("integration_id")?,
+                value: row.try_get("value")?,
+                timestamp: row.try_get("ts")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((points, total.max(0) as u64))
+}
+
+/// The SQL of every query `page` makes for `filter`, for the index checks.
+pub fn queries_for(filter: &Filter) -> Vec<String> {
+    let (conditions, binds) = filter.conditions();
+    let n = binds.len() + 2;
+    vec![
+        format!(
+            "SELECT id, metric_id, integration_id, value, ts FROM metric_points \
+             WHERE project_id = $1{conditions} ORDER BY ts, id LIMIT ${n} OFFSET ${}",
+            n + 1
+        ),
+        format!("SELECT COUNT(*) AS n FROM metric_points WHERE project_id = $1{conditions}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_id_lists_are_checked_sorted_and_deduplicated() {
+        assert_eq!(
+            parse_metric_ids("mrr, churn,mrr").unwrap(),
+            ["churn", "mrr"]
+        );
+        assert!(parse_metric_ids("mrr,,churn").is_err());
+        assert!(parse_metric_ids("drop table").is_err());
+        assert!(parse_metric_ids(&vec!["a"; 101].join(",")).is_err());
+    }
+
+    #[test]
+    fn conditions_number_their_placeholders_after_the_project() {
+        let filter = Filter {
+            metric_ids: vec!["a".into(), "b".into()],
+            start: Some(1),
+            end: Some(2),
+        };
+        let (sql, binds) = filter.conditions();
+        assert_eq!(sql, " AND metric_id IN ($2, $3) AND ts >= $4 AND ts <= $5");
+        assert_eq!(binds.len(), 4);
+    }
+}

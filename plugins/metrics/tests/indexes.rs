@@ -1,0 +1,123 @@
+//! Every query the plugin makes for a request is served by an index on both backends:
+//! each is explained, and a full scan of `metric_points` fails the test.
+
+use dashtray_core::{
+    config::DatabaseKind,
+    on_each_backend,
+    sqlx::{self, Row},
+    Config, Registry,
+};
+use dashtray_metrics::{
+    points::{queries_for, Filter},
+    timeseries::{query, Aggregate, Interval, EXISTS_QUERY},
+    MetricsPlugin,
+};
+
+/// Every query a request can make, with its placeholders' kinds (`t` text, `i` integer).
+fn request_queries(kind: DatabaseKind) -> Vec<(String, Vec<char>)> {
+    let mut queries = Vec::new();
+    let filters = [
+        (Filter::default(), vec!['t', 'i', 'i']),
+        (
+            Filter {
+                metric_ids: vec!["mrr".into()],
+                ..Filter::default()
+            },
+            vec!['t', 't', 'i', 'i'],
+        ),
+        (
+            Filter {
+                metric_ids: vec!["a".into(), "b".into()],
+                start: Some(0),
+                end: Some(1),
+            },
+            vec!['t', 't', 't', 'i', 'i', 'i', 'i'],
+        ),
+        (
+            Filter {
+                start: Some(0),
+                end: Some(1),
+                ..Filter::default()
+            },
+            vec!['t', 'i', 'i', 'i', 'i'],
+        ),
+    ];
+    for (filter, kinds) in filters {
+        let [page, count]: [String; 2] = queries_for(&filter).try_into().unwrap();
+        queries.push((page, kinds.clone()));
+        queries.push((count, kinds[..kinds.len() - 2].to_vec()));
+    }
+    for interval in [
+        Interval::Hour,
+        Interval::Day,
+        Interval::Week,
+        Interval::Month,
+    ] {
+        for agg in [
+            Aggregate::Sum,
+            Aggregate::Avg,
+            Aggregate::Min,
+            Aggregate::Max,
+            Aggregate::Last,
+        ] {
+            queries.push((query(kind, interval, agg), vec!['t', 't', 'i', 'i']));
+        }
+    }
+    queries.push((EXISTS_QUERY.to_owned(), vec!['t', 't']));
+    queries
+}
+
+/// The plan's lines, from EXPLAIN QUERY PLAN (SQLite) or EXPLAIN with sequential scans
+/// priced out (Postgres, which would otherwise prefer them on a small table).
+async fn plan(
+    conn: &mut sqlx::AnyConnection,
+    kind: DatabaseKind,
+    sql: &str,
+    binds: &[char],
+) -> Vec<String> {
+    let explain = match kind {
+        DatabaseKind::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        DatabaseKind::Postgres => format!("EXPLAIN {sql}"),
+    };
+    let mut query = sqlx::query(&explain);
+    for kind in binds {
+        query = match kind {
+            't' => query.bind("x"),
+            _ => query.bind(1_i64),
+        };
+    }
+    let rows = query
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: {explain}"));
+    rows.iter()
+        .map(|row| match kind {
+            DatabaseKind::Sqlite => row.get::<String, _>("detail"),
+            DatabaseKind::Postgres => row.get::<String, _>(0),
+        })
+        .collect()
+}
+
+on_each_backend! {
+    async fn no_request_query_scans_all_metric_points(test_db: TestDb) {
+        let db = test_db.connect().await;
+        let registry = Registry::new(vec![std::sync::Arc::new(MetricsPlugin)]).unwrap();
+        registry.migrate(&db, &Config::default()).await.unwrap();
+        let kind = db.kind();
+        let mut conn = db.pool().acquire().await.unwrap();
+        if kind == DatabaseKind::Postgres {
+            sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+        }
+        let queries = request_queries(kind);
+        assert!(queries.len() > 25);
+        for (sql, binds) in queries {
+            let lines = plan(&mut conn, kind, &sql, &binds).await;
+            let full_scan = lines.iter().any(|line| match kind {
+                DatabaseKind::Sqlite => line.starts_with("SCAN metric_points"),
+                DatabaseKind::Postgres => line.contains("Seq Scan on metric_points"),
+            });
+            assert!(!full_scan, "a full scan of metric_points:\n{sql}\n{}", lines.join("\n"));
+            assert!(lines.iter().any(|l| l.contains("metric_points_by_")), "no index of ours:\n{sql}\n{}", lines.join("\n"));
+        }
+    }
+}
