@@ -1,0 +1,233 @@
+//! The plugin's operations and their schemas: list and get, read-only.
+
+use dashtray_core::{
+    listing::{default_limit, Pagination},
+    sqlx, ApiError, Db, Principal,
+};
+use poem::{web::Data, Request};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Enum, Object, OpenApi, Tags,
+};
+
+use crate::store::{self, DashboardRow, WidgetRow};
+
+#[derive(Tags)]
+enum DashboardsTag {
+    /// A project's dashboards and the widgets laid out on them.
+    #[oai(rename = "dashboards")]
+    Dashboards,
+}
+
+/// How a widget draws its metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "WidgetType", rename_all = "lowercase")]
+enum WidgetType {
+    Line,
+    Bar,
+    Number,
+    Table,
+}
+
+impl WidgetType {
+    fn from_stored(value: &str) -> Option<Self> {
+        match value {
+            "line" => Some(WidgetType::Line),
+            "bar" => Some(WidgetType::Bar),
+            "number" => Some(WidgetType::Number),
+            "table" => Some(WidgetType::Table),
+            _ => None,
+        }
+    }
+}
+
+/// Where a widget sits on the dashboard's grid, in grid units.
+#[derive(Debug, Object)]
+#[oai(rename = "WidgetPosition")]
+struct WidgetPosition {
+    /// Column of the left edge.
+    x: i32,
+    /// Row of the top edge.
+    y: i32,
+    /// Width.
+    w: i32,
+    /// Height.
+    h: i32,
+}
+
+/// One widget of a dashboard.
+#[derive(Debug, Object)]
+#[oai(rename = "DashboardWidget", rename_all = "camelCase")]
+struct DashboardWidget {
+    /// The widget's id (`wgt_...`).
+    id: String,
+    #[oai(rename = "type")]
+    widget_type: WidgetType,
+    title: String,
+    /// The metrics the widget shows, in display order.
+    metric_ids: Vec<String>,
+    position: WidgetPosition,
+}
+
+impl TryFrom<WidgetRow> for DashboardWidget {
+    type Error = ApiError;
+
+    fn try_from(row: WidgetRow) -> Result<Self, ApiError> {
+        // A type the API does not know is a fault in the stored data, not the caller's.
+        let widget_type = WidgetType::from_stored(&row.widget_type).ok_or_else(|| {
+            ApiError::from(sqlx::Error::Decode(
+                format!("widget `{}` has unknown type `{}`", row.id, row.widget_type).into(),
+            ))
+        })?;
+        Ok(DashboardWidget {
+            id: row.id,
+            widget_type,
+            title: row.title,
+            metric_ids: row.metric_ids,
+            position: WidgetPosition {
+                x: row.x,
+                y: row.y,
+                w: row.w,
+                h: row.h,
+            },
+        })
+    }
+}
+
+/// A dashboard of the project.
+#[derive(Debug, Object)]
+#[oai(rename = "Dashboard", rename_all = "camelCase")]
+struct DashboardBody {
+    /// The dashboard's id (`dsh_...`).
+    id: String,
+    name: String,
+    description: String,
+    /// In display order.
+    widgets: Vec<DashboardWidget>,
+    /// When the dashboard was created, in milliseconds since the Unix epoch.
+    created_at: i64,
+    /// When the dashboard last changed, in milliseconds since the Unix epoch.
+    updated_at: i64,
+}
+
+impl TryFrom<DashboardRow> for DashboardBody {
+    type Error = ApiError;
+
+    fn try_from(row: DashboardRow) -> Result<Self, ApiError> {
+        let widgets = row
+            .widgets
+            .into_iter()
+            .map(DashboardWidget::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(DashboardBody {
+            id: row.id,
+            name: row.name,
+            description: row.description,
+            widgets,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// `{"data": [<dashboard>...], "pagination": {...}}`
+#[derive(Debug, Object)]
+#[oai(rename = "DashboardPage")]
+struct DashboardPage {
+    data: Vec<DashboardBody>,
+    pagination: Pagination,
+}
+
+/// `{"data": <dashboard>}`
+#[derive(Debug, Object)]
+#[oai(rename = "DashboardResponse")]
+struct DashboardResponse {
+    data: DashboardBody,
+}
+
+#[derive(ApiResponse)]
+enum ListResponse {
+    /// A page of the project's dashboards.
+    #[oai(status = 200)]
+    Ok(
+        Json<DashboardPage>,
+        /// The neighbouring pages, where they exist: `<url>; rel="next"` and
+        /// `<url>; rel="prev"`, URLs relative and keeping the request's other parameters.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
+}
+
+pub(crate) struct DashboardsApi {
+    db: Db,
+}
+
+impl DashboardsApi {
+    pub(crate) fn new(db: Db) -> Self {
+        DashboardsApi { db }
+    }
+}
+
+#[OpenApi(tag = "DashboardsTag::Dashboards")]
+impl DashboardsApi {
+    /// List dashboards
+    ///
+    /// The project's dashboards, oldest first (ties by id), each with its widgets.
+    #[oai(path = "/dashboards", method = "get", operation_id = "listDashboards")]
+    async fn list_dashboards(
+        &self,
+        req: &Request,
+        principal: Data<&Principal>,
+        /// Dashboards per page, 1 to 1000.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        limit: Query<u32>,
+        /// Dashboards to skip before the page.
+        #[oai(default)]
+        offset: Query<u64>,
+    ) -> Result<ListResponse, ApiError> {
+        let page = store::page(&self.db, &principal.project_id, limit.0, offset.0).await?;
+        let pagination = Pagination::new(limit.0, offset.0, page.total);
+        let link = pagination.link_header(req);
+        let data = page
+            .rows
+            .into_iter()
+            .map(DashboardBody::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(ListResponse::Ok(
+            Json(DashboardPage { data, pagination }),
+            link,
+        ))
+    }
+
+    /// Get dashboard
+    ///
+    /// One of the project's dashboards, with its widgets.
+    #[oai(
+        path = "/dashboards/:dashboard_id",
+        method = "get",
+        operation_id = "getDashboard"
+    )]
+    async fn get_dashboard(
+        &self,
+        principal: Data<&Principal>,
+        /// The dashboard's id (`dsh_...`).
+        dashboard_id: Path<String>,
+    ) -> Result<Json<DashboardResponse>, ApiError> {
+        // Another project's dashboard answers exactly like a missing one.
+        let row = store::find(&self.db, &principal.project_id, &dashboard_id.0)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "No dashboard `{}` in this project.",
+                    dashboard_id.0
+                ))
+            })?;
+        Ok(Json(DashboardResponse {
+            data: row.try_into()?,
+        }))
+    }
+}

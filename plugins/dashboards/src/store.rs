@@ -1,0 +1,327 @@
+//! The plugin's tables: written by [`insert`] (demo loader, tests), read by the API with a
+//! fixed number of queries per page.
+
+use std::collections::HashMap;
+
+use dashtray_core::{
+    auth::key::random_base62,
+    sqlx::{self, any::AnyRow, Row},
+    Db, Migration,
+};
+
+/// The plugin's schema. A widget's metric ids are one comma-separated column: they are
+/// only ever read with their widget.
+pub(crate) const MIGRATIONS: [Migration; 1] = [Migration::portable(
+    1,
+    "dashboards and their widgets",
+    "CREATE TABLE dashboards (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX dashboards_project_created ON dashboards (project_id, created_at, id);
+    CREATE TABLE dashboard_widgets (
+        id TEXT PRIMARY KEY,
+        dashboard_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        title TEXT NOT NULL,
+        metric_ids TEXT NOT NULL,
+        x INTEGER NOT NULL,
+        y INTEGER NOT NULL,
+        w INTEGER NOT NULL,
+        h INTEGER NOT NULL
+    );
+    CREATE INDEX dashboard_widgets_dashboard ON dashboard_widgets (dashboard_id, position);",
+)];
+
+/// A dashboard to store, with its widgets in display order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDashboard {
+    pub id: String,
+    pub project_id: String,
+    pub name: String,
+    pub description: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Milliseconds since the Unix epoch.
+    pub updated_at: i64,
+    /// A widget's position is its index here.
+    pub widgets: Vec<NewWidget>,
+}
+
+/// A widget of a [`NewDashboard`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWidget {
+    pub id: String,
+    /// One of `line`, `bar`, `number`, `table`.
+    pub widget_type: String,
+    pub title: String,
+    /// No id may contain a comma: they are stored comma-separated.
+    pub metric_ids: Vec<String>,
+    pub x: i32,
+    pub y: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
+/// A fresh dashboard id: `dsh_` and 16 base62 characters.
+pub fn new_id() -> String {
+    format!("dsh_{}", random_base62(16))
+}
+
+/// A fresh widget id: `wgt_` and 16 base62 characters.
+pub fn new_widget_id() -> String {
+    format!("wgt_{}", random_base62(16))
+}
+
+/// Stores `dashboard` and its widgets; rows that already exist are kept as they are, so
+/// loading the same data twice changes nothing.
+pub async fn insert(db: &Db, dashboard: &NewDashboard) -> Result<(), sqlx::Error> {
+    let metric_ids = dashboard
+        .widgets
+        .iter()
+        .map(|widget| join_ids(&widget.metric_ids))
+        .collect::<Result<Vec<_>, _>>()?;
+    // One transaction: a reader never sees a dashboard with only some of its widgets.
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO dashboards (id, project_id, name, description, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(&dashboard.id)
+    .bind(&dashboard.project_id)
+    .bind(&dashboard.name)
+    .bind(&dashboard.description)
+    .bind(dashboard.created_at)
+    .bind(dashboard.updated_at)
+    .execute(&mut *tx)
+    .await?;
+    for (position, (widget, metric_ids)) in dashboard.widgets.iter().zip(metric_ids).enumerate() {
+        // A dashboard with more than i32::MAX widgets cannot exist.
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        sqlx::query(
+            "INSERT INTO dashboard_widgets \
+             (id, dashboard_id, position, type, title, metric_ids, x, y, w, h) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&widget.id)
+        .bind(&dashboard.id)
+        .bind(position)
+        .bind(&widget.widget_type)
+        .bind(&widget.title)
+        .bind(metric_ids)
+        .bind(widget.x)
+        .bind(widget.y)
+        .bind(widget.w)
+        .bind(widget.h)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A stored dashboard as the API reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct DashboardRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// In position order.
+    pub widgets: Vec<WidgetRow>,
+}
+
+/// A stored widget as the API reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct WidgetRow {
+    pub id: String,
+    pub widget_type: String,
+    pub title: String,
+    pub metric_ids: Vec<String>,
+    pub x: i32,
+    pub y: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
+/// One page of a project's dashboards and the size of the whole list.
+pub(crate) struct Page {
+    pub rows: Vec<DashboardRow>,
+    pub total: u64,
+}
+
+const COLUMNS: &str = "id, name, description, created_at, updated_at";
+
+/// The project's dashboards by `created_at`, then `id`: three queries whatever the page
+/// size (page, count, widgets).
+pub(crate) async fn page(
+    db: &Db,
+    project_id: &str,
+    limit: u32,
+    offset: u64,
+) -> Result<Page, sqlx::Error> {
+    let found = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dashboards WHERE project_id = $1 \
+         ORDER BY created_at, id LIMIT $2 OFFSET $3"
+    ))
+    .bind(project_id)
+    .bind(i64::from(limit))
+    .bind(sql_offset(offset))
+    .fetch_all(db.pool())
+    .await?;
+    let mut rows = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let total = count(db, project_id).await?;
+    attach_widgets(db, &mut rows).await?;
+    Ok(Page { rows, total })
+}
+
+/// The project's dashboard `id`; `None` when it does not exist or is another project's.
+pub(crate) async fn find(
+    db: &Db,
+    project_id: &str,
+    id: &str,
+) -> Result<Option<DashboardRow>, sqlx::Error> {
+    let found = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dashboards WHERE id = $1 AND project_id = $2"
+    ))
+    .bind(id)
+    .bind(project_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let mut rows = vec![from_row(&found)?];
+    attach_widgets(db, &mut rows).await?;
+    Ok(rows.pop())
+}
+
+async fn count(db: &Db, project_id: &str) -> Result<u64, sqlx::Error> {
+    let total: i64 = sqlx::query("SELECT COUNT(*) FROM dashboards WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// Fills every dashboard's widgets with one query for all of them.
+async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::Error> {
+    // `IN ()` is not valid SQL, and an empty page has nothing to fill.
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT id, dashboard_id, type, title, metric_ids, x, y, w, h FROM dashboard_widgets \
+         WHERE dashboard_id IN ({}) ORDER BY dashboard_id, position",
+        placeholders(rows.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows.iter() {
+        query = query.bind(row.id.as_str());
+    }
+    let mut by_dashboard: HashMap<String, Vec<WidgetRow>> = HashMap::new();
+    for found in query.fetch_all(db.pool()).await? {
+        by_dashboard
+            .entry(found.try_get("dashboard_id")?)
+            .or_default()
+            .push(widget_from_row(&found)?);
+    }
+    for row in rows {
+        row.widgets = by_dashboard.remove(&row.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// `$1, $2, ..., $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Offsets past `i64::MAX` cannot be bound; they select nothing either way.
+fn sql_offset(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+fn from_row(row: &AnyRow) -> Result<DashboardRow, sqlx::Error> {
+    Ok(DashboardRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        widgets: Vec::new(),
+    })
+}
+
+fn widget_from_row(row: &AnyRow) -> Result<WidgetRow, sqlx::Error> {
+    let metric_ids: String = row.try_get("metric_ids")?;
+    Ok(WidgetRow {
+        id: row.try_get("id")?,
+        widget_type: row.try_get("type")?,
+        title: row.try_get("title")?,
+        metric_ids: split_ids(&metric_ids),
+        x: row.try_get("x")?,
+        y: row.try_get("y")?,
+        w: row.try_get("w")?,
+        h: row.try_get("h")?,
+    })
+}
+
+/// The column form of a widget's metric ids; an id with a comma would come back as two.
+fn join_ids(ids: &[String]) -> Result<String, sqlx::Error> {
+    match ids.iter().find(|id| id.contains(',')) {
+        Some(id) => Err(sqlx::Error::Encode(
+            format!("metric id `{id}` contains a comma").into(),
+        )),
+        None => Ok(ids.join(",")),
+    }
+}
+
+/// The stored comma-separated list; an empty column is no ids, not one empty id.
+fn split_ids(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_one() {
+        assert_eq!(placeholders(1), "$1");
+        assert_eq!(placeholders(3), "$1, $2, $3");
+    }
+
+    #[test]
+    fn stored_metric_ids_split_back() {
+        assert_eq!(split_ids("mrr,arr"), ["mrr", "arr"]);
+        assert!(split_ids("").is_empty());
+    }
+
+    #[test]
+    fn metric_ids_with_commas_are_refused() {
+        assert_eq!(join_ids(&["mrr".into(), "arr".into()]).unwrap(), "mrr,arr");
+        assert!(join_ids(&["a,b".into()]).is_err());
+    }
+
+    #[test]
+    fn ids_carry_their_prefix() {
+        for (id, prefix) in [(new_id(), "dsh_"), (new_widget_id(), "wgt_")] {
+            assert!(id.starts_with(prefix), "{id}");
+            assert_eq!(id.len(), prefix.len() + 16);
+        }
+    }
+}

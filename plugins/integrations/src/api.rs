@@ -1,0 +1,193 @@
+//! The plugin's operations and their schemas: list and get, read-only.
+
+use dashtray_core::{
+    listing::{default_limit, Pagination},
+    sqlx, ApiError, Db, Principal,
+};
+use poem::{web::Data, Request};
+use poem_openapi::{
+    param::{Path, Query},
+    payload::Json,
+    ApiResponse, Enum, Object, OpenApi, Tags,
+};
+
+use crate::store::{self, IntegrationRow};
+
+#[derive(Tags)]
+enum IntegrationsTag {
+    /// The data sources connected to a project, and the metrics each one feeds.
+    #[oai(rename = "integrations")]
+    Integrations,
+}
+
+/// Where an integration's connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "IntegrationStatus", rename_all = "lowercase")]
+enum IntegrationStatus {
+    Connected,
+    Syncing,
+    Error,
+    Paused,
+}
+
+impl IntegrationStatus {
+    fn from_stored(value: &str) -> Option<Self> {
+        match value {
+            "connected" => Some(IntegrationStatus::Connected),
+            "syncing" => Some(IntegrationStatus::Syncing),
+            "error" => Some(IntegrationStatus::Error),
+            "paused" => Some(IntegrationStatus::Paused),
+            _ => None,
+        }
+    }
+}
+
+/// A data source connected to the project.
+#[derive(Debug, Object)]
+#[oai(rename = "Integration", rename_all = "camelCase")]
+struct IntegrationBody {
+    /// The integration's id (`int_...`).
+    id: String,
+    /// The connected service, e.g. `stripe`.
+    provider: String,
+    name: String,
+    status: IntegrationStatus,
+    /// When the integration was connected, in milliseconds since the Unix epoch.
+    connected_at: i64,
+    /// When its last sync finished, in milliseconds since the Unix epoch; null before
+    /// the first sync.
+    last_sync_at: Option<i64>,
+    /// The metrics this integration feeds, sorted.
+    metric_ids: Vec<String>,
+}
+
+impl TryFrom<IntegrationRow> for IntegrationBody {
+    type Error = ApiError;
+
+    fn try_from(row: IntegrationRow) -> Result<Self, ApiError> {
+        // A status the API does not know is a fault in the stored data, not the caller's.
+        let status = IntegrationStatus::from_stored(&row.status).ok_or_else(|| {
+            ApiError::from(sqlx::Error::Decode(
+                format!(
+                    "integration `{}` has unknown status `{}`",
+                    row.id, row.status
+                )
+                .into(),
+            ))
+        })?;
+        Ok(IntegrationBody {
+            id: row.id,
+            provider: row.provider,
+            name: row.name,
+            status,
+            connected_at: row.connected_at,
+            last_sync_at: row.last_sync_at,
+            metric_ids: row.metric_ids,
+        })
+    }
+}
+
+/// `{"data": [<integration>...], "pagination": {...}}`
+#[derive(Debug, Object)]
+#[oai(rename = "IntegrationPage")]
+struct IntegrationPage {
+    data: Vec<IntegrationBody>,
+    pagination: Pagination,
+}
+
+/// `{"data": <integration>}`
+#[derive(Debug, Object)]
+#[oai(rename = "IntegrationResponse")]
+struct IntegrationResponse {
+    data: IntegrationBody,
+}
+
+#[derive(ApiResponse)]
+enum ListResponse {
+    /// A page of the project's integrations.
+    #[oai(status = 200)]
+    Ok(
+        Json<IntegrationPage>,
+        /// The neighbouring pages, where they exist: `<url>; rel="next"` and
+        /// `<url>; rel="prev"`, URLs relative and keeping the request's other parameters.
+        #[oai(header = "Link")]
+        Option<String>,
+    ),
+}
+
+pub(crate) struct IntegrationsApi {
+    db: Db,
+}
+
+impl IntegrationsApi {
+    pub(crate) fn new(db: Db) -> Self {
+        IntegrationsApi { db }
+    }
+}
+
+#[OpenApi(tag = "IntegrationsTag::Integrations")]
+impl IntegrationsApi {
+    /// List integrations
+    ///
+    /// The project's integrations, oldest connection first (ties by id).
+    #[oai(
+        path = "/integrations",
+        method = "get",
+        operation_id = "listIntegrations"
+    )]
+    async fn list_integrations(
+        &self,
+        req: &Request,
+        principal: Data<&Principal>,
+        /// Integrations per page, 1 to 1000.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        limit: Query<u32>,
+        /// Integrations to skip before the page.
+        #[oai(default)]
+        offset: Query<u64>,
+    ) -> Result<ListResponse, ApiError> {
+        let page = store::page(&self.db, &principal.project_id, limit.0, offset.0).await?;
+        let pagination = Pagination::new(limit.0, offset.0, page.total);
+        let link = pagination.link_header(req);
+        let data = page
+            .rows
+            .into_iter()
+            .map(IntegrationBody::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(ListResponse::Ok(
+            Json(IntegrationPage { data, pagination }),
+            link,
+        ))
+    }
+
+    /// Get integration
+    ///
+    /// One of the project's integrations.
+    #[oai(
+        path = "/integrations/:integration_id",
+        method = "get",
+        operation_id = "getIntegration"
+    )]
+    async fn get_integration(
+        &self,
+        principal: Data<&Principal>,
+        /// The integration's id (`int_...`).
+        integration_id: Path<String>,
+    ) -> Result<Json<IntegrationResponse>, ApiError> {
+        // Another project's integration answers exactly like a missing one.
+        let row = store::find(&self.db, &principal.project_id, &integration_id.0)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "No integration `{}` in this project.",
+                    integration_id.0
+                ))
+            })?;
+        Ok(Json(IntegrationResponse {
+            data: row.try_into()?,
+        }))
+    }
+}

@@ -1,0 +1,232 @@
+//! The plugin's tables: written by [`insert`] (demo loader, tests), read by the API with a
+//! fixed number of queries per page.
+
+use std::collections::HashMap;
+
+use dashtray_core::{
+    auth::key::random_base62,
+    sqlx::{self, any::AnyRow, Row},
+    Db, Migration,
+};
+
+/// The plugin's schema.
+pub(crate) const MIGRATIONS: [Migration; 1] = [Migration::portable(
+    1,
+    "integrations and their metrics",
+    "CREATE TABLE integrations (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        connected_at BIGINT NOT NULL,
+        last_sync_at BIGINT
+    );
+    CREATE INDEX integrations_project_connected ON integrations (project_id, connected_at, id);
+    CREATE TABLE integration_metrics (
+        integration_id TEXT NOT NULL,
+        metric_id TEXT NOT NULL,
+        PRIMARY KEY (integration_id, metric_id)
+    );",
+)];
+
+/// An integration to store, with the metrics it feeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIntegration {
+    pub id: String,
+    pub project_id: String,
+    /// The connected service, e.g. `stripe`.
+    pub provider: String,
+    pub name: String,
+    /// One of `connected`, `syncing`, `error`, `paused`.
+    pub status: String,
+    /// Milliseconds since the Unix epoch.
+    pub connected_at: i64,
+    /// Milliseconds since the Unix epoch; `None` before the first sync.
+    pub last_sync_at: Option<i64>,
+    pub metric_ids: Vec<String>,
+}
+
+/// A fresh integration id: `int_` and 16 base62 characters.
+pub fn new_id() -> String {
+    format!("int_{}", random_base62(16))
+}
+
+/// Stores `integration` and its metric ids; rows that already exist are kept as they
+/// are, so loading the same data twice changes nothing.
+pub async fn insert(db: &Db, integration: &NewIntegration) -> Result<(), sqlx::Error> {
+    // One transaction: a reader never sees an integration without its metrics.
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO integrations \
+         (id, project_id, provider, name, status, connected_at, last_sync_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(&integration.id)
+    .bind(&integration.project_id)
+    .bind(&integration.provider)
+    .bind(&integration.name)
+    .bind(&integration.status)
+    .bind(integration.connected_at)
+    .bind(integration.last_sync_at)
+    .execute(&mut *tx)
+    .await?;
+    for metric_id in &integration.metric_ids {
+        sqlx::query(
+            "INSERT INTO integration_metrics (integration_id, metric_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&integration.id)
+        .bind(metric_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A stored integration as the API reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct IntegrationRow {
+    pub id: String,
+    pub provider: String,
+    pub name: String,
+    pub status: String,
+    pub connected_at: i64,
+    pub last_sync_at: Option<i64>,
+    /// Sorted.
+    pub metric_ids: Vec<String>,
+}
+
+/// One page of a project's integrations and the size of the whole list.
+pub(crate) struct Page {
+    pub rows: Vec<IntegrationRow>,
+    pub total: u64,
+}
+
+const COLUMNS: &str = "id, provider, name, status, connected_at, last_sync_at";
+
+/// The project's integrations by `connected_at`, then `id`: three queries whatever the
+/// page size (page, count, metric ids).
+pub(crate) async fn page(
+    db: &Db,
+    project_id: &str,
+    limit: u32,
+    offset: u64,
+) -> Result<Page, sqlx::Error> {
+    let found = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM integrations WHERE project_id = $1 \
+         ORDER BY connected_at, id LIMIT $2 OFFSET $3"
+    ))
+    .bind(project_id)
+    .bind(i64::from(limit))
+    .bind(sql_offset(offset))
+    .fetch_all(db.pool())
+    .await?;
+    let mut rows = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let total = count(db, project_id).await?;
+    attach_metric_ids(db, &mut rows).await?;
+    Ok(Page { rows, total })
+}
+
+/// The project's integration `id`; `None` when it does not exist or is another project's.
+pub(crate) async fn find(
+    db: &Db,
+    project_id: &str,
+    id: &str,
+) -> Result<Option<IntegrationRow>, sqlx::Error> {
+    let found = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND project_id = $2"
+    ))
+    .bind(id)
+    .bind(project_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let mut rows = vec![from_row(&found)?];
+    attach_metric_ids(db, &mut rows).await?;
+    Ok(rows.pop())
+}
+
+async fn count(db: &Db, project_id: &str) -> Result<u64, sqlx::Error> {
+    let total: i64 = sqlx::query("SELECT COUNT(*) FROM integrations WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// Fills every row's metric ids with one query for all of them.
+async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), sqlx::Error> {
+    // `IN ()` is not valid SQL, and an empty page has nothing to fill.
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT integration_id, metric_id FROM integration_metrics WHERE integration_id IN ({})",
+        placeholders(rows.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows.iter() {
+        query = query.bind(row.id.as_str());
+    }
+    let mut by_integration: HashMap<String, Vec<String>> = HashMap::new();
+    for found in query.fetch_all(db.pool()).await? {
+        by_integration
+            .entry(found.try_get("integration_id")?)
+            .or_default()
+            .push(found.try_get("metric_id")?);
+    }
+    for row in rows {
+        let mut ids = by_integration.remove(&row.id).unwrap_or_default();
+        // Sorted here, by bytes: the database's collation may differ between backends.
+        ids.sort();
+        row.metric_ids = ids;
+    }
+    Ok(())
+}
+
+/// `$1, $2, ..., $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Offsets past `i64::MAX` cannot be bound; they select nothing either way.
+fn sql_offset(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+fn from_row(row: &AnyRow) -> Result<IntegrationRow, sqlx::Error> {
+    Ok(IntegrationRow {
+        id: row.try_get("id")?,
+        provider: row.try_get("provider")?,
+        name: row.try_get("name")?,
+        status: row.try_get("status")?,
+        connected_at: row.try_get("connected_at")?,
+        last_sync_at: row.try_get("last_sync_at")?,
+        metric_ids: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_one() {
+        assert_eq!(placeholders(1), "$1");
+        assert_eq!(placeholders(3), "$1, $2, $3");
+    }
+
+    #[test]
+    fn ids_carry_their_prefix() {
+        let id = new_id();
+        assert!(id.starts_with("int_"), "{id}");
+        assert_eq!(id.len(), 4 + 16);
+    }
+}
