@@ -1,6 +1,8 @@
 //! The `dashtray` server and command line, and the one list of the plugins that ship.
 
 pub mod cli;
+pub mod demo;
+pub mod import;
 
 use std::sync::Arc;
 
@@ -10,7 +12,12 @@ use dashtray_core::{Plugin, Registry};
 /// is the one place that says what ships. Core's own operations (health, the document)
 /// are added by the registry itself.
 pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
-    vec![Arc::new(dashtray_projects::ProjectsPlugin)]
+    vec![
+        Arc::new(dashtray_projects::ProjectsPlugin),
+        Arc::new(dashtray_metrics::MetricsPlugin),
+        Arc::new(dashtray_integrations::IntegrationsPlugin),
+        Arc::new(dashtray_dashboards::DashboardsPlugin),
+    ]
 }
 
 /// The registry of the built-in plugins.

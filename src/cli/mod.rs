@@ -3,6 +3,8 @@
 //! Convention (SPEC "Command line"): `--json` prints exactly one JSON object on stdout;
 //! a failure prints one line on stderr and exits non-zero.
 
+mod demo;
+mod import;
 mod inspect;
 mod keys;
 mod projects;
@@ -48,6 +50,11 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Load the demo data set (idempotent) and print a fresh key for it.
+    Demo,
+    /// Import data into a project.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 /// What every command gets: the loaded configuration and the output mode.
@@ -130,6 +137,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Openapi(args) => inspect::openapi(&cx, args).await,
             Command::Projects(command) => projects::run(&cx, command).await,
             Command::Keys(command) => keys::run(&cx, command).await,
+            Command::Demo => demo::run(&cx).await,
+            Command::Import(command) => import::run(&cx, command).await,
         }
     })
 }

@@ -13,6 +13,9 @@ pub struct ServeArgs {
     /// Listen address, e.g. 127.0.0.1:8080 (overrides `server.bind`; port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     bind: Option<String>,
+    /// Load the demo data set first and print a key for it.
+    #[arg(long)]
+    demo: bool,
 }
 
 impl ServeArgs {
@@ -24,15 +27,27 @@ impl ServeArgs {
     }
 }
 
-pub async fn run(cx: &Context, _args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let registry = crate::registry();
+    let demo = match args.demo {
+        true => Some(crate::demo::load(&super::open_migrated(cx).await?).await?),
+        false => None,
+    };
     let db = Db::connect(&cx.config.database).await?;
     let announce = |addr: SocketAddr| {
         let url = format!("http://{addr}");
-        cx.print(
-            &json!({"listening": addr.to_string(), "url": url, "docs": format!("{url}/docs")}),
-            || format!("Dashtray API listening on {url} (reference at {url}/docs)"),
-        );
+        let mut announced =
+            json!({"listening": addr.to_string(), "url": url, "docs": format!("{url}/docs")});
+        if let Some(loaded) = &demo {
+            announced["demo"] = super::demo::summary(loaded);
+        }
+        cx.print(&announced, || {
+            let listening = format!("Dashtray API listening on {url} (reference at {url}/docs)");
+            match &demo {
+                Some(loaded) => format!("{}\n\n{listening}", super::demo::describe(loaded, &url)),
+                None => listening,
+            }
+        });
     };
     server::serve(
         &cx.config,
