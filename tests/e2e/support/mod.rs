@@ -43,16 +43,23 @@ pub struct Server {
     pub base: String,
     pub dir: tempfile::TempDir,
     log: PathBuf,
+    /// What the server printed when it started.
+    announced: serde_json::Value,
 }
 
 impl Server {
     /// Starts the server with the given configuration variables; fails the test if it
     /// does not announce its address within 30 seconds.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        Server::spawn(env, &[])
+    }
+
+    fn spawn(env: &[(&str, &str)], extra_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("scratch folder");
         let log = dir.path().join("server.log");
         let mut child = dashtray(dir.path(), env)
             .args(["serve", "--bind", "127.0.0.1:0", "--json"])
+            .args(extra_args)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -78,7 +85,19 @@ impl Server {
             base,
             dir,
             log,
+            announced,
         }
+    }
+
+    /// `serve --demo` on a test database: the server and the demo's key.
+    pub fn demo(db: &TestDb) -> (Server, String) {
+        let mut server = Server::spawn(&[("DASHTRAY_DATABASE__URL", db.url())], &["--demo"]);
+        let key = server.announced["demo"]["key"]
+            .as_str()
+            .expect("the demo key")
+            .to_owned();
+        server.announced = serde_json::Value::Null;
+        (server, key)
     }
 
     /// Starts the server on a test database.
