@@ -118,6 +118,38 @@ impl Db {
     }
 }
 
+/// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A page offset as a bindable BIGINT; one past `i64::MAX` selects nothing either way.
+pub fn offset_param(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+impl Db {
+    /// How many rows of `table` belong to the project (the `total` of an unfiltered list).
+    pub async fn count_for_project(
+        &self,
+        table: &'static str,
+        project_id: &str,
+    ) -> Result<u64, sqlx::Error> {
+        use sqlx::Row;
+        let total: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE project_id = $1"
+        ))
+        .bind(project_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+}
+
 fn is_in_memory(url: &DatabaseUrl) -> bool {
     url.kind() == Some(DatabaseKind::Sqlite)
         && (url.as_str().contains(":memory:") || url.as_str().contains("mode=memory"))
@@ -155,5 +187,17 @@ impl From<sqlx::Error> for crate::error::ApiError {
         } else {
             crate::error::ApiError::internal(err)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(offset_param(u64::MAX), i64::MAX);
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use dashtray_core::{
     auth::key::random_base62,
+    db::{offset_param, placeholders},
     sqlx::{self, any::AnyRow, Row},
     Db, Migration,
 };
@@ -171,11 +172,11 @@ pub(crate) async fn page(
     ))
     .bind(project_id)
     .bind(i64::from(limit))
-    .bind(sql_offset(offset))
+    .bind(offset_param(offset))
     .fetch_all(db.pool())
     .await?;
     let mut rows = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let total = count(db, project_id).await?;
+    let total = db.count_for_project("dashboards", project_id).await?;
     attach_widgets(db, &mut rows).await?;
     Ok(Page { rows, total })
 }
@@ -201,15 +202,6 @@ pub(crate) async fn find(
     Ok(rows.pop())
 }
 
-async fn count(db: &Db, project_id: &str) -> Result<u64, sqlx::Error> {
-    let total: i64 = sqlx::query("SELECT COUNT(*) FROM dashboards WHERE project_id = $1")
-        .bind(project_id)
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
-    Ok(u64::try_from(total).unwrap_or(0))
-}
-
 /// Fills every dashboard's widgets with one query for all of them.
 async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::Error> {
     // `IN ()` is not valid SQL, and an empty page has nothing to fill.
@@ -219,7 +211,7 @@ async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::
     let sql = format!(
         "SELECT id, dashboard_id, type, title, metric_ids, x, y, w, h FROM dashboard_widgets \
          WHERE dashboard_id IN ({}) ORDER BY dashboard_id, position",
-        placeholders(rows.len())
+        placeholders(1, rows.len())
     );
     let mut query = sqlx::query(&sql);
     for row in rows.iter() {
@@ -236,19 +228,6 @@ async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::
         row.widgets = by_dashboard.remove(&row.id).unwrap_or_default();
     }
     Ok(())
-}
-
-/// `$1, $2, ..., $n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Offsets past `i64::MAX` cannot be bound; they select nothing either way.
-fn sql_offset(offset: u64) -> i64 {
-    i64::try_from(offset).unwrap_or(i64::MAX)
 }
 
 fn from_row(row: &AnyRow) -> Result<DashboardRow, sqlx::Error> {
@@ -298,12 +277,6 @@ fn split_ids(stored: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_from_one() {
-        assert_eq!(placeholders(1), "$1");
-        assert_eq!(placeholders(3), "$1, $2, $3");
-    }
 
     #[test]
     fn stored_metric_ids_split_back() {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use dashtray_core::{
     auth::key::random_base62,
+    db::{offset_param, placeholders},
     sqlx::{self, any::AnyRow, Row},
     Db, Migration,
 };
@@ -119,11 +120,11 @@ pub(crate) async fn page(
     ))
     .bind(project_id)
     .bind(i64::from(limit))
-    .bind(sql_offset(offset))
+    .bind(offset_param(offset))
     .fetch_all(db.pool())
     .await?;
     let mut rows = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let total = count(db, project_id).await?;
+    let total = db.count_for_project("integrations", project_id).await?;
     attach_metric_ids(db, &mut rows).await?;
     Ok(Page { rows, total })
 }
@@ -149,15 +150,6 @@ pub(crate) async fn find(
     Ok(rows.pop())
 }
 
-async fn count(db: &Db, project_id: &str) -> Result<u64, sqlx::Error> {
-    let total: i64 = sqlx::query("SELECT COUNT(*) FROM integrations WHERE project_id = $1")
-        .bind(project_id)
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
-    Ok(u64::try_from(total).unwrap_or(0))
-}
-
 /// Fills every row's metric ids with one query for all of them.
 async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), sqlx::Error> {
     // `IN ()` is not valid SQL, and an empty page has nothing to fill.
@@ -166,7 +158,7 @@ async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), s
     }
     let sql = format!(
         "SELECT integration_id, metric_id FROM integration_metrics WHERE integration_id IN ({})",
-        placeholders(rows.len())
+        placeholders(1, rows.len())
     );
     let mut query = sqlx::query(&sql);
     for row in rows.iter() {
@@ -188,19 +180,6 @@ async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), s
     Ok(())
 }
 
-/// `$1, $2, ..., $n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Offsets past `i64::MAX` cannot be bound; they select nothing either way.
-fn sql_offset(offset: u64) -> i64 {
-    i64::try_from(offset).unwrap_or(i64::MAX)
-}
-
 fn from_row(row: &AnyRow) -> Result<IntegrationRow, sqlx::Error> {
     Ok(IntegrationRow {
         id: row.try_get("id")?,
@@ -216,12 +195,6 @@ fn from_row(row: &AnyRow) -> Result<IntegrationRow, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_from_one() {
-        assert_eq!(placeholders(1), "$1");
-        assert_eq!(placeholders(3), "$1, $2, $3");
-    }
 
     #[test]
     fn ids_carry_their_prefix() {

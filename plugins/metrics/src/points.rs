@@ -1,7 +1,13 @@
 //! The list of points: filters from the query string, checked and turned into SQL that
 //! an index serves, and one page of rows plus the total.
 
-use dashtray_core::{dates, sqlx, sqlx::Row, ApiError, Db};
+use dashtray_core::{
+    dates,
+    db::{offset_param, placeholders},
+    sqlx,
+    sqlx::Row,
+    ApiError, Db,
+};
 
 /// At most this many ids in one `metric_id` list.
 pub const MAX_METRIC_IDS: usize = 100;
@@ -50,11 +56,9 @@ impl Filter {
         let mut binds = Vec::new();
         let mut next = 2;
         if !self.metric_ids.is_empty() {
-            let slots: Vec<String> = (0..self.metric_ids.len())
-                .map(|i| format!("${}", next + i))
-                .collect();
+            let slots = placeholders(next, self.metric_ids.len());
             next += self.metric_ids.len();
-            sql.push_str(&format!(" AND metric_id IN ({})", slots.join(", ")));
+            sql.push_str(&format!(" AND metric_id IN ({slots})"));
             binds.extend(self.metric_ids.iter().cloned().map(Bind::Text));
         }
         if let Some(start) = self.start {
@@ -135,7 +139,7 @@ pub async fn page(
     );
     let rows = bind_all(sqlx::query(&rows_sql), project_id, &binds)
         .bind(i64::from(limit))
-        .bind(offset as i64)
+        .bind(offset_param(offset))
         .fetch_all(db.pool())
         .await?;
     let count_sql =
