@@ -92,6 +92,12 @@ pub fn to_api_error(err: poem::Error, document: Option<&ApiDocument>) -> ApiErro
     if err.is::<NotFoundError>() {
         return not_found_route();
     }
+    if err.is::<poem::error::ParsePathError>() {
+        return ApiError::invalid_parameter(
+            "path",
+            "a path segment is not valid UTF-8 once percent-decoded",
+        );
+    }
     if err.is::<MethodNotAllowedError>() {
         return ApiError::new(
             ErrorCode::MethodNotAllowed,

@@ -57,6 +57,9 @@ pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respo
             get(make_sync(move |_| Html(docs.clone()))).with(normalise()),
         )
         .at("/*", router::NotFound.with(normalise()))
+        // Routing itself can fail before any route runs (a path segment that does not
+        // decode as UTF-8): that answer is normalised too.
+        .with(normalise())
         .with(CatchPanic::new().with_handler(errors::panic_response))
         .around(trace::layer)
         .around(remember_uri)

@@ -70,7 +70,8 @@ impl PathEndpoint {
             true => limiter.hit(&principal, now).await?,
             false => limiter.peek(&principal, now).await?,
         };
-        if !usage.allowed {
+        // Reading the window (an uncounted operation) is never refused, even when spent.
+        if operation.policy.counted && !usage.allowed {
             let refusal = ApiError::rate_limited(usage.reset_in_secs).to_response();
             return Ok(with_usage(refusal, Some(&usage)));
         }

@@ -81,7 +81,8 @@ impl ApiDocument {
                     true => None,
                     false => scopes.get(plugin.as_str()).map(|s| (*s).to_owned()),
                 };
-                add_shared_parts(&mut operation, path, is_public, scope.as_deref());
+                let is_get = method == "get";
+                add_shared_parts(&mut operation, path, is_get, is_public, scope.as_deref());
                 operations.push(OperationInfo {
                     method: method.to_uppercase(),
                     path: full_path.clone(),
@@ -165,7 +166,13 @@ impl ApiDocument {
 }
 
 /// Adds what every operation shares: tags default, error responses, request-id header.
-fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Option<&str>) {
+fn add_shared_parts(
+    operation: &mut Value,
+    path: &str,
+    is_get: bool,
+    public: bool,
+    scope: Option<&str>,
+) {
     if !public {
         operation["security"] = json!([{ BEARER_SCHEME: [] }]);
     }
@@ -184,12 +191,16 @@ fn add_shared_parts(operation: &mut Value, path: &str, public: bool, scope: Opti
         .entry("responses")
         .or_insert_with(|| json!({}));
     let responses = responses.as_object_mut().expect("responses is an object");
-    for response in responses.values_mut() {
+    for (status, response) in responses.iter_mut() {
         if let Some(response) = response.as_object_mut() {
             if !response.contains_key("$ref") {
                 let headers = response.entry("headers").or_insert_with(|| json!({}));
                 recase_header_names(headers);
                 add_header_refs(headers, &[REQUEST_ID]);
+                // Mirrors http::conditional: GET 200s that set no caching of their own.
+                if is_get && status == "200" && headers.get("Cache-Control").is_none() {
+                    add_header_refs(headers, &CONDITIONAL_HEADERS);
+                }
                 if !public {
                     add_header_refs(headers, &RATE_LIMIT_HEADERS);
                 }
@@ -244,6 +255,8 @@ fn recase_header_names(headers: &mut Value) {
 }
 
 const REQUEST_ID: &str = "X-Request-Id";
+/// On GET 200s: see `http::conditional`.
+const CONDITIONAL_HEADERS: [&str; 3] = ["ETag", "Cache-Control", "Vary"];
 /// On every answer to an authenticated request.
 const RATE_LIMIT_HEADERS: [&str; 6] = [
     "X-RateLimit-Limit",
@@ -264,12 +277,18 @@ fn header(description: &str, schema: Value) -> Value {
     json!({ "description": description, "schema": schema })
 }
 
+/// A header every answer it is listed on carries.
+fn always(mut header: Value) -> Value {
+    header["required"] = Value::Bool(true);
+    header
+}
+
 /// The headers core sets, defined once and referenced from each response.
 fn shared_headers() -> BTreeMap<String, Value> {
     let integer = || json!({"type": "integer", "format": "int64"});
     let string = || json!({"type": "string"});
     [
-        (REQUEST_ID, header("The id of this request, as in the log; the caller's own `X-Request-Id` is kept when it is 1-128 characters of letters, digits, `-`, `_`, `.`.", string())),
+        (REQUEST_ID, always(header("The id of this request, as in the log; the caller's own `X-Request-Id` is kept when it is 1-128 characters of letters, digits, `-`, `_`, `.`.", string()))),
         ("X-RateLimit-Limit", header("Requests the project may make per hour.", integer())),
         ("X-RateLimit-Remaining", header("Requests left in the current window.", integer())),
         ("X-RateLimit-Used", header("Requests counted in the current window.", integer())),
@@ -277,6 +296,9 @@ fn shared_headers() -> BTreeMap<String, Value> {
         ("RateLimit-Policy", header("The quota policy (IETF draft), e.g. `\"project\";q=1000;w=3600`.", string())),
         ("RateLimit", header("The current limit (IETF draft), e.g. `\"project\";r=998;t=1800`: requests remaining and seconds to reset.", string())),
         ("Retry-After", header("Seconds to wait before retrying.", integer())),
+        ("ETag", header("The answer's validator: send it back in `If-None-Match` to get `304 Not Modified` while it is current (a 304 is not counted).", string())),
+        ("Cache-Control", header("`private, max-age=<http.cache_max_age_secs>`.", string())),
+        ("Vary", header("`Authorization`: answers differ per key.", string())),
         ("WWW-Authenticate", header("`Bearer realm=\"dashtray\"`, with `error=\"insufficient_scope\"` and the scope on a 403 for a missing scope.", string())),
     ]
     .into_iter()
