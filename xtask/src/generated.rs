@@ -8,9 +8,6 @@ use anyhow::{bail, Context};
 pub fn ensure(path: &Path, contents: &str, check: bool, command: &str) -> anyhow::Result<()> {
     let current = std::fs::read_to_string(path).unwrap_or_default();
     if current == contents {
-        if !check {
-            println!("{} is up to date", path.display());
-        }
         return Ok(());
     }
     if check {

@@ -1,20 +1,32 @@
 //! `cargo xtask`: the project's own chores.
 //!
-//! - `cargo xtask openapi [--check]`: write (or check) `openapi.yaml` from the plugins.
+//! - `cargo xtask openapi [--check]`: write (or check) `openapi.yaml` from the plugins;
+//! - `cargo xtask docs [--check]`: write (or check) `docs/api/` and `docs/snippets/` from
+//!   `openapi.yaml`;
+//! - `cargo xtask new-plugin NAME`: scaffold a plugin crate under `plugins/`.
 
+mod docs;
 mod generated;
+mod scaffold;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use dashtray_core::Config;
 
+const USAGE: &str = "usage: cargo xtask <command>
+
+  openapi [--check]    write openapi.yaml from the built-in plugins (--check: fail if stale)
+  docs [--check]       write docs/api and docs/snippets from openapi.yaml (--check: fail if stale)
+  new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("openapi") => openapi(&args[1..]),
-        _ => Err(anyhow::anyhow!(
-            "usage: cargo xtask openapi [--check]\n\n  openapi   write openapi.yaml from the built-in plugins (--check: fail if it is stale)"
-        )),
+        Some("openapi") => openapi(rest),
+        Some("docs") => check_flag(rest).and_then(|check| docs::run(&workspace_root(), check)),
+        Some("new-plugin") => scaffold::run(&workspace_root(), rest),
+        _ => Err(anyhow::anyhow!(USAGE)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -25,7 +37,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")

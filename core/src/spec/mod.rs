@@ -122,10 +122,12 @@ impl ApiDocument {
                     (`Authorization: Bearer dk_...`); a project's keys share one hourly \
                     rate limit. Errors are `application/problem+json`.",
             },
+            "servers": [{"url": "http://127.0.0.1:8080", "description": "`dashtray serve` with the default `server.bind`"}],
             "tags": merged.tags.values().cloned().collect::<Vec<_>>(),
             "paths": paths,
         });
         prune_unused(&mut components, &shared, &document);
+        describe_bare_responses(&mut document, &components);
         document["components"] = components_value(&components);
         Ok(ApiDocument {
             value: canonical(document),
@@ -467,6 +469,40 @@ fn mark_optional_nullable(schema: &mut Value) {
             *property = json!({ "allOf": [{ "$ref": reference }] });
         }
         property["nullable"] = Value::Bool(true);
+    }
+}
+
+/// poem-openapi leaves a response's description empty when the handler returns a bare
+/// payload; the schema's own description says what the answer is.
+fn describe_bare_responses(document: &mut Value, components: &Components) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|i| i.values_mut())
+    {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for response in responses.values_mut() {
+            if response.get("description").and_then(Value::as_str) != Some("") {
+                continue;
+            }
+            let schema_name = response["content"]
+                .as_object()
+                .and_then(|c| c.values().next())
+                .and_then(|media| media["schema"]["$ref"].as_str())
+                .and_then(|r| r.strip_prefix("#/components/schemas/"));
+            let described = schema_name
+                .and_then(|name| components.get("schemas")?.get(name)?["description"].as_str())
+                .unwrap_or("Success.");
+            response["description"] = Value::from(described);
+        }
     }
 }
 

@@ -299,3 +299,31 @@ pub async fn get_with_auth(
     let body = resp.json().await.unwrap_or(serde_json::Value::Null);
     (status, headers, body)
 }
+
+/// A Python with `requests` for the Python snippets and examples: CI's virtual
+/// environment (`target/ci-venv`, made by `.ci/install-tools`), else `python3` if it can
+/// import `requests`; `None` (announced) on a laptop without it, a failure under CI.
+pub fn python_with_requests() -> Option<PathBuf> {
+    let venv = workspace_root().join("target/ci-venv/bin/python");
+    let candidates = [venv, PathBuf::from("python3")];
+    let found = candidates.into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", "import requests"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    match found {
+        Some(python) => Some(python),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("no Python with `requests`: CI must run this test, never skip it")
+        }
+        None => {
+            dashtray_core::testing::announce_skip(
+                "no Python with `requests` (pip install requests): skipping this test",
+            );
+            None
+        }
+    }
+}

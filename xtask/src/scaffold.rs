@@ -1,0 +1,164 @@
+//! `cargo xtask new-plugin NAME`: a plugin crate under `plugins/NAME` with one operation
+//! and its test, registered in the workspace and in `builtin_plugins()`.
+//!
+//! The crate's files come from `xtask/templates/plugin/`; registering is three small
+//! insertions at marked places, and when a place cannot be found the line to add is
+//! printed instead of guessed.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+const CARGO_TOML: &str = include_str!("../templates/plugin/Cargo.toml.tmpl");
+const LIB_RS: &str = include_str!("../templates/plugin/lib.rs.tmpl");
+const TEST_RS: &str = include_str!("../templates/plugin/test.rs.tmpl");
+
+pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let [name] = args else {
+        bail!(
+            "usage: cargo xtask new-plugin NAME   (NAME: lowercase letters and digits, e.g. goals)"
+        );
+    };
+    check_name(name)?;
+    let dir = root.join("plugins").join(name);
+    if dir.exists() {
+        bail!("{} exists already", dir.display());
+    }
+    let fill = |template: &str| fill(template, name);
+    std::fs::create_dir_all(dir.join("src"))?;
+    std::fs::create_dir_all(dir.join("tests"))?;
+    std::fs::write(dir.join("Cargo.toml"), fill(CARGO_TOML))?;
+    std::fs::write(dir.join("src/lib.rs"), fill(LIB_RS))?;
+    std::fs::write(dir.join(format!("tests/{name}.rs")), fill(TEST_RS))?;
+    println!("created {}", dir.display());
+
+    let mut manual = Vec::new();
+    register_in_workspace(root, name, &mut manual)?;
+    register_builtin(root, name, &mut manual)?;
+    for line in &manual {
+        println!("add by hand: {line}");
+    }
+    println!(
+        "\nnext:\n  cargo test -p dashtray-{name}      # the plugin's own test\n  \
+         cargo xtask openapi                # its operation joins openapi.yaml\n  \
+         cargo xtask docs                   # and the API reference"
+    );
+    Ok(())
+}
+
+/// Lowercase ASCII letters and digits, starting with a letter: a crate name, a path and
+/// a tag at once.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let valid = name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !valid {
+        bail!("`{name}` is not a plugin name: use 1-32 lowercase letters and digits, starting with a letter");
+    }
+    Ok(())
+}
+
+fn pascal(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+fn fill(template: &str, name: &str) -> String {
+    template
+        .replace("{{name}}", name)
+        .replace("{{crate_ident}}", name)
+        .replace("{{Pascal}}", &pascal(name))
+}
+
+/// Inserts `line` after the last line of `text` that `is_anchor` accepts.
+fn insert_after_last(text: &str, is_anchor: impl Fn(&str) -> bool, line: &str) -> Option<String> {
+    let mut lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().rposition(|l| is_anchor(l))?;
+    lines.insert(at + 1, line);
+    Some(lines.join("\n") + "\n")
+}
+
+/// Accepts the lines a new line goes after.
+type Anchor<'a> = &'a dyn Fn(&str) -> bool;
+
+/// The three lines a plugin needs in the root Cargo.toml, each after its likes.
+fn register_in_workspace(root: &Path, name: &str, manual: &mut Vec<String>) -> anyhow::Result<()> {
+    let path = root.join("Cargo.toml");
+    let mut text = std::fs::read_to_string(&path).context("read Cargo.toml")?;
+    let member = |l: &str| l.starts_with("    \"plugins/");
+    let path_dependency = |l: &str| l.starts_with("dashtray-") && l.contains("{ path = \"plugins/");
+    let dependency = |l: &str| l.starts_with("dashtray-") && l.ends_with(".workspace = true");
+    let edits: [(Anchor, String, &str); 3] = [
+        (
+            &member,
+            format!("    \"plugins/{name}\","),
+            "[workspace] members",
+        ),
+        (
+            &path_dependency,
+            format!("dashtray-{name} = {{ path = \"plugins/{name}\" }}"),
+            "[workspace.dependencies]",
+        ),
+        (
+            &dependency,
+            format!("dashtray-{name}.workspace = true"),
+            "[dependencies] of dashtray",
+        ),
+    ];
+    for (is_anchor, line, section) in edits {
+        match insert_after_last(&text, is_anchor, &line) {
+            Some(edited) => text = edited,
+            None => manual.push(format!("{line}   (Cargo.toml, {section})")),
+        }
+    }
+    std::fs::write(&path, text).context("write Cargo.toml")
+}
+
+fn register_builtin(root: &Path, name: &str, manual: &mut Vec<String>) -> anyhow::Result<()> {
+    let path = root.join("src/lib.rs");
+    let text = std::fs::read_to_string(&path).context("read src/lib.rs")?;
+    let line = format!("        Arc::new(dashtray_{name}::{}Plugin),", pascal(name));
+    match insert_after_last(
+        &text,
+        |l| l.starts_with("        Arc::new(dashtray_"),
+        &line,
+    ) {
+        Some(edited) => std::fs::write(&path, edited).context("write src/lib.rs")?,
+        None => manual.push(format!(
+            "{}   (src/lib.rs, in builtin_plugins())",
+            line.trim()
+        )),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lowercase_words() {
+        assert!(check_name("goals").is_ok());
+        assert!(check_name("goals2").is_ok());
+        for bad in ["", "Goals", "2goals", "my-goals", "my_goals", "goals!"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(pascal("goals"), "Goals");
+    }
+
+    #[test]
+    fn lines_go_after_the_last_of_their_kind() {
+        let text = "a\n  x1\n  x2\nb\n";
+        let x = |l: &str| l.starts_with("  x");
+        assert_eq!(
+            insert_after_last(text, x, "  x3").unwrap(),
+            "a\n  x1\n  x2\n  x3\nb\n"
+        );
+        assert_eq!(insert_after_last(text, |l| l == "zz", "q"), None);
+    }
+}
