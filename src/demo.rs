@@ -50,7 +50,9 @@ pub async fn load(services: &Services) -> anyhow::Result<Loaded> {
     for dashboard in &dashboards {
         dashtray_dashboards::store::insert(db, dashboard).await?;
     }
-    let mut scopes = crate::registry().scopes(&services.config).await?;
+    let mut scopes = crate::registry_for(&services.config)?
+        .scopes(&services.config)
+        .await?;
     scopes.extend(
         dashtray_core::auth::READ_SCOPES
             .iter()

@@ -6,7 +6,7 @@ pub mod import;
 
 use std::sync::Arc;
 
-use dashtray_core::{Plugin, Registry};
+use dashtray_core::{Config, Plugin, Registry};
 
 /// Every built-in plugin. The server, the CLI, xtask and the tests all start here, so this
 /// is the one place that says what ships. Core's own operations (health, the document)
@@ -20,7 +20,19 @@ pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
     ]
 }
 
-/// The registry of the built-in plugins.
+/// The registry of the built-in plugins: what `openapi.yaml` describes.
 pub fn registry() -> Registry {
     Registry::new(builtin_plugins()).expect("built-in plugin names are unique")
+}
+
+/// The built-in plugins and the dynamic ones in `plugins.dir`: what a server runs.
+pub fn registry_for(config: &Config) -> anyhow::Result<Registry> {
+    let mut plugins = builtin_plugins();
+    if let Some(dir) = &config.plugins.dir {
+        plugins.extend(dashtray_core::dynamic::load_dir(
+            dir,
+            config.plugins.skip_invalid,
+        )?);
+    }
+    Ok(Registry::new(plugins)?)
 }

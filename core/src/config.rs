@@ -238,6 +238,15 @@ impl Config {
                 ));
             }
         }
+        if let Some(dir) = &self.plugins.dir {
+            if !dir.is_dir() {
+                return Err(ConfigError::at(
+                    figment,
+                    "plugins.dir",
+                    format!("{} is not a folder", dir.display()),
+                ));
+            }
+        }
         if self.database.max_connections == 0 {
             return Err(ConfigError::at(
                 figment,
@@ -304,8 +313,28 @@ impl ConfigError {
         ConfigError {
             source: describe_source(metadata, &key),
             key,
-            message: err.kind.to_string(),
+            message: describe_kind(&err.kind),
         }
+    }
+}
+
+/// figment's wording, but plain for the two mistakes people make most.
+fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::UnknownVariant(found, expected) => {
+            format!(
+                "unknown value `{found}`; expected one of: {}",
+                expected.join(", ")
+            )
+        }
+        Kind::UnknownField(found, expected) if !expected.is_empty() => {
+            format!(
+                "unknown key `{found}`; known keys here: {}",
+                expected.join(", ")
+            )
+        }
+        other => other.to_string(),
     }
 }
 
@@ -613,6 +642,16 @@ mod tests {
             let err = load_in_jail(flags).unwrap_err();
             assert_eq!(err.key, "server.bind");
             assert_eq!(err.source, "command-line flag --bind");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_plugins_dir_must_be_a_folder() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_PLUGINS__DIR", "/nonexistent/dashtray/plugins");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "plugins.dir");
             Ok(())
         });
     }

@@ -2,6 +2,7 @@
 //!
 //! Where things live:
 //! - [`plugin`]: the contract a plugin implements; [`registry`] mounts plugins;
+//!   [`dynamic`] loads plugins from shared libraries;
 //! - [`spec`]: merging the plugins' OpenAPI documents into the one served;
 //! - [`http`]: the request path (request ids, tracing, errors, routing);
 //! - [`error`]: the `ApiError` every handler returns;
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod dates;
 pub mod db;
+pub mod dynamic;
 pub mod error;
 pub mod http;
 pub mod listing;

@@ -22,6 +22,11 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Builds the plugin's routes and their spec.
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError>;
+
+    /// For a dynamic plugin: the library it was loaded from and its ABI version.
+    fn origin(&self) -> Option<(std::path::PathBuf, u32)> {
+        None
+    }
 }
 
 /// What a plugin gets at mount time.

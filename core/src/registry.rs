@@ -43,6 +43,19 @@ pub enum RegistryError {
     Migrate(#[from] MigrateError),
 }
 
+/// A plugin as errors name it: a dynamic one by its file too.
+fn describe(plugin: &dyn Plugin) -> String {
+    match plugin.origin() {
+        Some((file, _)) => format!("{} ({})", plugin.name(), file.display()),
+        None => plugin.name().to_owned(),
+    }
+}
+
+/// `plugins.skip_invalid` applies to dynamic plugins only: a built-in one failing is a bug.
+fn skips(plugin: &dyn Plugin, config: &Config) -> bool {
+    plugin.origin().is_some() && config.plugins.skip_invalid
+}
+
 /// Every plugin that ships, core's own first.
 pub struct Registry {
     plugins: Vec<Arc<dyn Plugin>>,
@@ -135,17 +148,40 @@ impl Registry {
         for plugin in self.enabled(config)? {
             let name = plugin.name().to_owned();
             let cx = PluginContext::new(services.clone(), config.plugin_section(&name));
-            let mounted = plugin.mount(&cx).map_err(|source| RegistryError::Mount {
-                plugin: name.clone(),
+            let mounted = match plugin.mount(&cx).map_err(|source| RegistryError::Mount {
+                plugin: describe(plugin.as_ref()),
                 source,
-            })?;
-            public.extend(mounted.public);
-            uncounted.extend(mounted.uncounted);
+            }) {
+                Ok(mounted) => mounted,
+                Err(err) if skips(plugin.as_ref(), config) => {
+                    tracing::warn!(error = %err, "skipping a dynamic plugin (plugins.skip_invalid)");
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             fragments.push(Fragment {
                 plugin: name.clone(),
                 spec: mounted.spec,
                 scope: mounted.scope,
             });
+            // A dynamic plugin's fragment is checked as it arrives, so a clash is pinned
+            // on its file (and, with skip_invalid, leaves the rest serving).
+            if plugin.origin().is_some() {
+                if let Err(err) = ApiDocument::build(&fragments, &public, &uncounted) {
+                    let err = RegistryError::Mount {
+                        plugin: describe(plugin.as_ref()),
+                        source: PluginError::new(err.to_string()),
+                    };
+                    fragments.pop();
+                    if skips(plugin.as_ref(), config) {
+                        tracing::warn!(error = %err, "skipping a dynamic plugin (plugins.skip_invalid)");
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+            public.extend(mounted.public);
+            uncounted.extend(mounted.uncounted);
             let endpoint = mounted
                 .endpoint
                 .with(ConditionalGet::new(config.http.cache_max_age_secs))

@@ -9,7 +9,9 @@ use super::Context;
 
 pub async fn migrate(cx: &Context) -> anyhow::Result<()> {
     let db = Db::connect(&cx.config.database).await?;
-    let reports = crate::registry().migrate(&db, &cx.config).await;
+    let reports = crate::registry_for(&cx.config)?
+        .migrate(&db, &cx.config)
+        .await;
     db.close().await;
     let reports = reports?;
     cx.print(&json!({ "plugins": reports }), || {
@@ -34,16 +36,22 @@ pub fn config(cx: &Context) -> anyhow::Result<()> {
 }
 
 pub async fn plugins(cx: &Context) -> anyhow::Result<()> {
-    let registry = crate::registry();
+    let registry = crate::registry_for(&cx.config)?;
     let operations = registry.operations(&cx.config).await?;
     let plugins: Vec<serde_json::Value> = registry
         .plugins()
         .map(|plugin| {
             let name = plugin.name();
             let ops: Vec<_> = operations.iter().filter(|op| op.plugin == name).collect();
+            let (kind, file, abi_version) = match plugin.origin() {
+                Some((file, abi)) => ("dynamic", Some(file.display().to_string()), Some(abi)),
+                None => ("built-in", None, None),
+            };
             json!({
                 "name": name,
-                "kind": "built-in",
+                "kind": kind,
+                "file": file,
+                "abiVersion": abi_version,
                 "enabled": !cx.config.plugins.disabled.iter().any(|d| d == name),
                 "operations": ops,
             })
@@ -90,7 +98,9 @@ pub struct OpenapiArgs {
 }
 
 pub async fn openapi(cx: &Context, args: OpenapiArgs) -> anyhow::Result<()> {
-    let document = crate::registry().document(&cx.config).await?;
+    let document = crate::registry_for(&cx.config)?
+        .document(&cx.config)
+        .await?;
     match (cx.json, args.format) {
         (true, _) => println!("{}", document.value()),
         (false, DocumentFormat::Yaml) => print!("{}", document.to_yaml()),

@@ -56,7 +56,7 @@ pub async fn run(cx: &Context, command: KeysCommand) -> anyhow::Result<()> {
     let now = services.now_millis();
     match command {
         KeysCommand::Create(args) => {
-            let mut known = crate::registry().scopes(&cx.config).await?;
+            let mut known = crate::registry_for(&cx.config)?.scopes(&cx.config).await?;
             known.extend(READ_SCOPES.iter().map(|s| (*s).to_owned()));
             let scopes = match &args.scopes {
                 Some(list) => parse_scopes(list, &known).map_err(anyhow::Error::msg)?,

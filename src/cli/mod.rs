@@ -77,7 +77,9 @@ impl Context {
 /// The database, migrated, for commands that read or write it.
 pub async fn open_migrated(cx: &Context) -> anyhow::Result<Services> {
     let db = Db::connect(&cx.config.database).await?;
-    crate::registry().migrate(&db, &cx.config).await?;
+    crate::registry_for(&cx.config)?
+        .migrate(&db, &cx.config)
+        .await?;
     Ok(Services::system(cx.config.clone(), db))
 }
 

@@ -28,7 +28,7 @@ impl ServeArgs {
 }
 
 pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
-    let registry = crate::registry();
+    let registry = crate::registry_for(&cx.config)?;
     let demo = match args.demo {
         true => Some(crate::demo::load(&super::open_migrated(cx).await?).await?),
         false => None,
