@@ -111,6 +111,14 @@ impl ApiDocument {
             components.remove("securitySchemes");
         }
 
+        for methods in paths.values_mut() {
+            drop_annotation_only_all_of_members(methods);
+        }
+        for entries in components.values_mut() {
+            entries
+                .values_mut()
+                .for_each(drop_annotation_only_all_of_members);
+        }
         let mut document = json!({
             "openapi": OPENAPI_VERSION,
             "info": {
@@ -209,6 +217,7 @@ fn add_shared_parts(
             }
         }
     }
+    let declares_5xx = responses.keys().any(|status| status.starts_with('5'));
     let mut add = |status: &str, component: &str| {
         responses
             .entry(status.to_owned())
@@ -225,8 +234,12 @@ fn add_shared_parts(
     if path.contains('{') {
         add("404", "NotFound");
     }
-    add("500", "InternalError");
-    add("503", "Unavailable");
+    // An operation that documents a 5xx of its own (health's 503 with its checks) keeps
+    // to its own: one error body per operation is what client generators expect.
+    if !declares_5xx {
+        add("500", "InternalError");
+        add("503", "Unavailable");
+    }
 }
 
 /// poem-openapi writes declared header names in capitals (`LINK`); HTTP names are
@@ -469,6 +482,39 @@ fn mark_optional_nullable(schema: &mut Value) {
             *property = json!({ "allOf": [{ "$ref": reference }] });
         }
         property["nullable"] = Value::Bool(true);
+    }
+}
+
+/// poem-openapi writes a described or defaulted reference as
+/// `allOf: [{$ref}, {description|default}]` and repeats the annotation beside the
+/// `allOf`; the typeless second member makes client generators give up (openapi-python-
+/// client drops the operation, others lose the enum type). The repeat beside it is kept.
+fn drop_annotation_only_all_of_members(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(members)) = map.get_mut("allOf") {
+                let annotation_only = |m: &Value| {
+                    m.as_object().is_some_and(|o| {
+                        !o.is_empty()
+                            && o.keys().all(|k| {
+                                matches!(
+                                    k.as_str(),
+                                    "description" | "default" | "example" | "title"
+                                )
+                            })
+                    })
+                };
+                if members.iter().any(|m| !annotation_only(m)) {
+                    members.retain(|m| !annotation_only(m));
+                }
+            }
+            map.values_mut()
+                .for_each(drop_annotation_only_all_of_members);
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(drop_annotation_only_all_of_members),
+        _ => {}
     }
 }
 
