@@ -25,6 +25,10 @@ pub struct Pagination {
     pub total: u64,
     /// True when items follow this page.
     pub has_more: bool,
+    /// On lists that support it (metrics): the position after this page, to pass as
+    /// `cursor` for the next one, which stays fast however deep the list goes.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_cursor: Option<String>,
 }
 
 impl Pagination {
@@ -34,7 +38,25 @@ impl Pagination {
             offset,
             total,
             has_more: offset.saturating_add(u64::from(limit)) < total,
+            next_cursor: None,
         }
+    }
+
+    /// A page found by cursor: its offset is not known (and is given as 0), whether more
+    /// follows is.
+    pub fn after_cursor(limit: u32, total: u64, next_cursor: Option<String>) -> Self {
+        Pagination {
+            limit,
+            offset: 0,
+            total,
+            has_more: next_cursor.is_some(),
+            next_cursor,
+        }
+    }
+
+    pub fn with_next_cursor(mut self, cursor: Option<String>) -> Self {
+        self.next_cursor = cursor;
+        self
     }
 
     /// `Link` with `rel="next"` and `rel="prev"` where those pages exist: the request's
@@ -45,6 +67,19 @@ impl Pagination {
     }
 
     fn links_from(&self, uri: &Uri) -> Option<String> {
+        let by_cursor = uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|p| p.starts_with("cursor="));
+        if by_cursor {
+            // Cursor pages link forward only: a cursor names the position after a page.
+            let next = self.next_cursor.as_ref()?;
+            return Some(format!(
+                "<{}>; rel=\"next\"",
+                with_param(uri, "cursor", next, "offset")
+            ));
+        }
         let mut links = Vec::new();
         if self.has_more {
             let next = self.offset + u64::from(self.limit);
@@ -59,14 +94,23 @@ impl Pagination {
 }
 
 fn page_url(uri: &Uri, offset: u64) -> String {
+    with_param(uri, "offset", &offset.to_string(), "cursor")
+}
+
+/// The request's path and query with `name` set to `value` and `drop` removed.
+fn with_param(uri: &Uri, name: &str, value: &str, drop: &str) -> String {
     let mut pairs: Vec<String> = uri
         .query()
         .unwrap_or_default()
         .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("offset="))
+        .filter(|pair| {
+            !pair.is_empty()
+                && !pair.starts_with(&format!("{name}="))
+                && !pair.starts_with(&format!("{drop}="))
+        })
         .map(str::to_owned)
         .collect();
-    pairs.push(format!("offset={offset}"));
+    pairs.push(format!("{name}={value}"));
     format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
@@ -96,5 +140,17 @@ mod tests {
         );
         let only = Pagination::new(50, 0, 10);
         assert_eq!(only.links_from(&request("/api/v1/metrics")), None);
+    }
+
+    #[test]
+    fn cursor_pages_link_forward_with_the_next_cursor() {
+        let page = Pagination::after_cursor(10, 400, Some("c2".into()));
+        assert_eq!(
+            page.links_from(&request("/api/v1/metrics?metric_id=mrr&cursor=c1&limit=10"))
+                .unwrap(),
+            "</api/v1/metrics?metric_id=mrr&limit=10&cursor=c2>; rel=\"next\""
+        );
+        let last = Pagination::after_cursor(10, 400, None);
+        assert_eq!(last.links_from(&request("/api/v1/metrics?cursor=c1")), None);
     }
 }

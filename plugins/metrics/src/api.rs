@@ -9,7 +9,7 @@ use poem_openapi::{
 };
 
 use crate::{
-    points::{self, Filter},
+    points::{self, Cursor, Filter},
     timeseries::{self, Aggregate, Interval},
 };
 
@@ -128,9 +128,12 @@ impl MetricsApi {
             validator(minimum(value = "1"), maximum(value = "1000"))
         )]
         limit: Query<u32>,
-        /// Results to skip.
+        /// Results to skip (for deep pages, prefer `cursor`).
         #[oai(default)]
         offset: Query<u64>,
+        /// The position to continue from: `pagination.nextCursor` of the previous page.
+        /// Stays fast however deep the list goes; use it instead of `offset`.
+        cursor: Query<Option<String>>,
         /// One metric id, or several separated by commas (`mrr,churn`).
         metric_id: Query<Option<String>>,
         /// From this date (`2024-01-01`) or date-time with offset (`2024-01-01T00:00:00Z`), inclusive.
@@ -143,9 +146,33 @@ impl MetricsApi {
             start_date.0.as_deref(),
             end_date.0.as_deref(),
         )?;
-        let (rows, total) =
-            points::page(&self.db, &principal.project_id, &filter, limit.0, offset.0).await?;
-        let pagination = Pagination::new(limit.0, offset.0, total);
+        let project = &principal.project_id;
+        let (rows, pagination) = match cursor.0.as_deref() {
+            Some(text) => {
+                if offset.0 > 0 {
+                    return Err(ApiError::invalid_parameter(
+                        "cursor",
+                        "goes without `offset`: a cursor is itself the position",
+                    ));
+                }
+                let after = Cursor::decode(text)
+                    .map_err(|message| ApiError::invalid_parameter("cursor", message))?;
+                let (rows, total, next) =
+                    points::page_after(&self.db, project, &filter, limit.0, &after).await?;
+                let next = next.map(|c| c.encode());
+                (rows, Pagination::after_cursor(limit.0, total, next))
+            }
+            None => {
+                let (rows, total) =
+                    points::page(&self.db, project, &filter, limit.0, offset.0).await?;
+                let pagination = Pagination::new(limit.0, offset.0, total);
+                let next = match pagination.has_more {
+                    true => rows.last().map(|p| Cursor::after(p).encode()),
+                    false => None,
+                };
+                (rows, pagination.with_next_cursor(next))
+            }
+        };
         let link = pagination.link_header(req);
         let data = rows
             .into_iter()

@@ -142,28 +142,126 @@ pub async fn page(
         .bind(offset_param(offset))
         .fetch_all(db.pool())
         .await?;
-    let count_sql =
-        format!("SELECT COUNT(*) AS n FROM metric_points WHERE project_id = $1{conditions}");
-    let total: i64 = bind_all(sqlx::query(&count_sql), project_id, &binds)
+    let total = count(db, project_id, &conditions, &binds).await?;
+    let points = rows
+        .iter()
+        .map(point_of)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((points, total))
+}
+
+/// A position in the (timestamp, id) order: the last point of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub timestamp: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn after(point: &Point) -> Cursor {
+        Cursor {
+            timestamp: point.timestamp,
+            id: point.id.clone(),
+        }
+    }
+
+    /// Opaque to clients: hex of `v1.<timestamp>.<id>`, so it can change shape later.
+    pub fn encode(&self) -> String {
+        format!("v1.{}.{}", self.timestamp, self.id)
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    pub fn decode(text: &str) -> Result<Cursor, String> {
+        let refused = || {
+            "is not a cursor this API gave out (take it from `pagination.nextCursor`)".to_owned()
+        };
+        if !text.len().is_multiple_of(2) || text.len() > 400 {
+            return Err(refused());
+        }
+        let bytes: Option<Vec<u8>> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+            .collect();
+        let decoded = String::from_utf8(bytes.ok_or_else(refused)?).map_err(|_| refused())?;
+        let rest = decoded.strip_prefix("v1.").ok_or_else(refused)?;
+        let (timestamp, id) = rest.split_once('.').ok_or_else(refused)?;
+        Ok(Cursor {
+            timestamp: timestamp.parse().map_err(|_| refused())?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// The page after `cursor`: a range scan of the index however deep, one more row than
+/// asked read to know whether more follow. Returns the rows, the total and the next cursor.
+pub async fn page_after(
+    db: &Db,
+    project_id: &str,
+    filter: &Filter,
+    limit: u32,
+    cursor: &Cursor,
+) -> Result<(Vec<Point>, u64, Option<Cursor>), sqlx::Error> {
+    let (conditions, binds) = filter.conditions();
+    let rows_sql = after_sql(&conditions, binds.len());
+    let mut rows = bind_all(sqlx::query(&rows_sql), project_id, &binds)
+        .bind(cursor.timestamp)
+        .bind(cursor.id.as_str())
+        .bind(i64::from(limit) + 1)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(point_of)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(Cursor::after)
+    } else {
+        None
+    };
+    let total = count(db, project_id, &conditions, &binds).await?;
+    Ok((rows, total, next))
+}
+
+/// Row values compare (timestamp, id) pairs in one step, which both backends serve from
+/// the (…, ts, id) indexes.
+fn after_sql(conditions: &str, binds: usize) -> String {
+    let n = binds + 2;
+    format!(
+        "SELECT id, metric_id, integration_id, value, ts FROM metric_points \
+         WHERE project_id = $1{conditions} AND (ts, id) > (${n}, ${}) ORDER BY ts, id LIMIT ${}",
+        n + 1,
+        n + 2
+    )
+}
+
+async fn count(
+    db: &Db,
+    project_id: &str,
+    conditions: &str,
+    binds: &[Bind],
+) -> Result<u64, sqlx::Error> {
+    let sql = format!("SELECT COUNT(*) AS n FROM metric_points WHERE project_id = $1{conditions}");
+    let total: i64 = bind_all(sqlx::query(&sql), project_id, binds)
         .fetch_one(db.pool())
         .await?
         .try_get("n")?;
-    let points = rows
-        .iter()
-        .map(|row| {
-            Ok(Point {
-                id: row.try_get("id")?,
-                metric_id: row.try_get("metric_id")?,
-                integration_id: row.try_get("integration_id")?,
-                value: row.try_get("value")?,
-                timestamp: row.try_get("ts")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok((points, total.max(0) as u64))
+    Ok(total.max(0) as u64)
 }
 
-/// The SQL of every query `page` makes for `filter`, for the index checks.
+fn point_of(row: &sqlx::any::AnyRow) -> Result<Point, sqlx::Error> {
+    Ok(Point {
+        id: row.try_get("id")?,
+        metric_id: row.try_get("metric_id")?,
+        integration_id: row.try_get("integration_id")?,
+        value: row.try_get("value")?,
+        timestamp: row.try_get("ts")?,
+    })
+}
+
+/// The SQL of every query a list request makes for `filter` (by offset and by cursor),
+/// for the index checks.
 pub fn queries_for(filter: &Filter) -> Vec<String> {
     let (conditions, binds) = filter.conditions();
     let n = binds.len() + 2;
@@ -174,6 +272,7 @@ pub fn queries_for(filter: &Filter) -> Vec<String> {
             n + 1
         ),
         format!("SELECT COUNT(*) AS n FROM metric_points WHERE project_id = $1{conditions}"),
+        after_sql(&conditions, binds.len()),
     ]
 }
 
@@ -190,6 +289,18 @@ mod tests {
         assert!(parse_metric_ids("mrr,,churn").is_err());
         assert!(parse_metric_ids("drop table").is_err());
         assert!(parse_metric_ids(&vec!["a"; 101].join(",")).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_anything_else() {
+        let cursor = Cursor {
+            timestamp: 1_704_067_200_000,
+            id: "pt_a.b".into(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
+        for bad in ["", "zz", "abc", "7631", &"00".repeat(300)] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -43,9 +43,13 @@ fn request_queries(kind: DatabaseKind) -> Vec<(String, Vec<char>)> {
         ),
     ];
     for (filter, kinds) in filters {
-        let [page, count]: [String; 2] = queries_for(&filter).try_into().unwrap();
+        let [page, count, after]: [String; 3] = queries_for(&filter).try_into().unwrap();
         queries.push((page, kinds.clone()));
-        queries.push((count, kinds[..kinds.len() - 2].to_vec()));
+        let filter_kinds = kinds[..kinds.len() - 2].to_vec();
+        queries.push((count, filter_kinds.clone()));
+        let mut after_kinds = filter_kinds;
+        after_kinds.extend(['i', 't', 'i']);
+        queries.push((after, after_kinds));
     }
     for interval in [
         Interval::Hour,
