@@ -94,6 +94,13 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub cache_max_age_secs: u64,
+    /// Longest a request may take before it is answered 503 (a stuck dependency).
+    pub request_timeout_secs: u64,
+    /// A connection with no traffic for this long is closed (a client holding it open).
+    pub idle_timeout_secs: u64,
+    /// Origins a browser may call the API from; none (the default) sends no CORS headers.
+    #[serde(default)]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -148,6 +155,9 @@ impl Default for Config {
             },
             http: HttpConfig {
                 cache_max_age_secs: 60,
+                request_timeout_secs: 30,
+                idle_timeout_secs: 60,
+                cors_allowed_origins: Vec::new(),
             },
             plugins: PluginsConfig::default(),
             log: LogConfig {
@@ -244,6 +254,30 @@ impl Config {
                     figment,
                     "plugins.dir",
                     format!("{} is not a folder", dir.display()),
+                ));
+            }
+        }
+        if self.http.request_timeout_secs == 0 || self.http.idle_timeout_secs == 0 {
+            let key = match self.http.request_timeout_secs {
+                0 => "http.request_timeout_secs",
+                _ => "http.idle_timeout_secs",
+            };
+            return Err(ConfigError::at(figment, key, "must be at least 1"));
+        }
+        for origin in &self.http.cors_allowed_origins {
+            let valid = origin == "*"
+                || url::Url::parse(origin).is_ok_and(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.path() == "/"
+                        && !origin.ends_with('/')
+                });
+            if !valid {
+                return Err(ConfigError::at(
+                    figment,
+                    "http.cors_allowed_origins",
+                    format!(
+                        "`{origin}` is not an origin such as `https://app.example.com` (or `*`)"
+                    ),
                 ));
             }
         }

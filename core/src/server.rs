@@ -63,6 +63,7 @@ pub async fn serve(
         );
     };
     Server::new_with_acceptor(acceptor)
+        .idle_timeout(Duration::from_secs(config.http.idle_timeout_secs))
         .run_with_graceful_shutdown(app, shutdown, Some(grace))
         .await?;
     db.close().await;

@@ -8,6 +8,12 @@ use reqwest::StatusCode;
 
 use crate::support::{eventually, get_json, proxy::Proxy, Server};
 
+async fn get_json_owned(
+    url: String,
+) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    get_json(&url).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_gives_503_then_recovers_by_itself() {
     let Some(db) = TestDb::new(Backend::Postgres).await else {
@@ -46,6 +52,24 @@ async fn postgres_outage_gives_503_then_recovers_by_itself() {
         status,
         StatusCode::OK,
         "what needs no database is still served"
+    );
+    // Under load too: every request is answered 503 within the timeout, none hangs.
+    let started = std::time::Instant::now();
+    let load: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(get_json_owned(health.clone())))
+        .collect();
+    for request in load {
+        let (status, _, body) = request.await.unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        let text = body.to_string();
+        assert!(
+            !text.contains("sqlx") && !text.contains("127.0.0.1"),
+            "no internals: {body}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the load was answered, not hung"
     );
     assert!(server.try_exit_status().is_none(), "the server stays up");
 

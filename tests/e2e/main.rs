@@ -17,6 +17,7 @@ mod import;
 mod isolation;
 mod logging;
 mod openapi_contract;
+mod owasp;
 mod ratelimit;
 mod shutdown;
 mod snapshots;

@@ -95,3 +95,54 @@ async fn sigint_stops_an_idle_server_cleanly() {
         server.logs()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_finishes_what_it_took_and_exits_0() {
+    let mut server = Server::start(&[]);
+    let url = server.url("/api/v1/openapi.json");
+    // Eight clients in a loop, each on its own connection, until the server is gone.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let client = client();
+                let (mut ok, mut refused) = (0, 0);
+                for _ in 0..400 {
+                    match client.get(&url).send().await {
+                        Ok(resp) => {
+                            assert_eq!(
+                                resp.status(),
+                                StatusCode::OK,
+                                "an answer during shutdown is whole"
+                            );
+                            resp.bytes().await.expect("the body arrives complete");
+                            ok += 1;
+                        }
+                        Err(_) => {
+                            refused += 1;
+                            if refused > 3 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        server.logs()
+    );
+    let mut answered = 0;
+    for client in clients {
+        let (ok, refused) = client.await.unwrap();
+        answered += ok;
+        assert!(refused > 0, "after shutdown, new requests are refused");
+    }
+    assert!(answered > 8, "the load was real: {answered} answers");
+}

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod conditional;
 pub mod errors;
+pub mod limits;
 pub mod request_id;
 pub mod router;
 pub mod trace;
@@ -50,7 +51,8 @@ pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respo
         .routes
         .with(normalise())
         .with(auth::AuthLayer::new(services.authenticator.clone()));
-    Route::new()
+    let http = &services.config.http;
+    let routes = Route::new()
         .nest(API_PREFIX, api_routes)
         .at(
             "/docs",
@@ -61,7 +63,37 @@ pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respo
         // decode as UTF-8): that answer is normalised too.
         .with(normalise())
         .with(CatchPanic::new().with_handler(errors::panic_response))
+        .with(limits::Limits::new(http.request_timeout_secs))
+        .with_if(
+            !http.cors_allowed_origins.is_empty(),
+            cors(&http.cors_allowed_origins),
+        )
         .around(trace::layer)
-        .around(remember_uri)
-        .around(request_id::layer)
+        .around(remember_uri);
+    routes.around(request_id::layer)
+}
+
+/// CORS for the configured origins: GET from a browser with a key, and the headers a
+/// browser client needs to read (budget, caching, paging, request id).
+fn cors(origins: &[String]) -> poem::middleware::Cors {
+    let cors = poem::middleware::Cors::new()
+        .allow_methods([poem::http::Method::GET, poem::http::Method::HEAD])
+        .allow_headers(["authorization", "if-none-match", "x-request-id"])
+        .expose_headers([
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-used",
+            "x-ratelimit-reset",
+            "ratelimit",
+            "ratelimit-policy",
+            "retry-after",
+            "etag",
+            "link",
+            "x-request-id",
+        ])
+        .max_age(600);
+    match origins.iter().any(|o| o == "*") {
+        true => cors,
+        false => cors.allow_origins(origins.iter().map(String::as_str)),
+    }
 }

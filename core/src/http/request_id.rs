@@ -39,7 +39,7 @@ pub fn generate() -> String {
 }
 
 /// The outermost layer: fixes the id, runs the rest of the request in its scope, and
-/// stamps the answer.
+/// stamps the answer (with its id, and `X-Content-Type-Options: nosniff`).
 pub async fn layer<E: Endpoint>(next: E, req: Request) -> Result<Response> {
     let id = req
         .headers()
@@ -58,6 +58,11 @@ pub async fn layer<E: Endpoint>(next: E, req: Request) -> Result<Response> {
         })
         .await;
     resp.headers_mut().insert(HEADER, header);
+    // Every answer is data, never a page to sniff into something else.
+    resp.headers_mut().insert(
+        poem::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     Ok(resp)
 }
 

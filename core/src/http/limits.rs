@@ -1,0 +1,83 @@
+//! Bounds on what one request may take: its URI and headers, and its time.
+//!
+//! A request over a bound is answered like any other bad input (SPEC's error body naming
+//! what was too large) or, past the time limit, 503 — never left to hang a connection.
+
+use std::time::Duration;
+
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+
+use crate::error::ApiError;
+
+/// Longest request URI, path and query together.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes (names and values) one request may send.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+pub struct Limits {
+    timeout: Duration,
+}
+
+impl Limits {
+    pub fn new(timeout_secs: u64) -> Self {
+        Limits {
+            timeout: Duration::from_secs(timeout_secs),
+        }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Limits {
+    type Output = LimitsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        LimitsEndpoint {
+            inner,
+            timeout: self.timeout,
+        }
+    }
+}
+
+pub struct LimitsEndpoint<E> {
+    inner: E,
+    timeout: Duration,
+}
+
+impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Response> {
+        if let Some(refusal) = oversized(&req) {
+            return Ok(refusal.to_response());
+        }
+        match tokio::time::timeout(self.timeout, self.inner.call(req)).await {
+            Ok(result) => result.map(IntoResponse::into_response),
+            Err(_) => Ok(ApiError::unavailable(anyhow::anyhow!(
+                "the request took longer than {:?}",
+                self.timeout
+            ))
+            .to_response()),
+        }
+    }
+}
+
+fn oversized(req: &Request) -> Option<ApiError> {
+    let uri_bytes = req.uri().path().len() + req.uri().query().map_or(0, |q| q.len() + 1);
+    if uri_bytes > MAX_URI_BYTES {
+        return Some(ApiError::invalid_parameter(
+            "uri",
+            format!("is {uri_bytes} bytes; at most {MAX_URI_BYTES}"),
+        ));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Some(ApiError::invalid_parameter(
+            "headers",
+            format!("are {header_bytes} bytes; at most {MAX_HEADER_BYTES}"),
+        ));
+    }
+    None
+}

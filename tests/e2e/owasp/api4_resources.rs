@@ -1,0 +1,107 @@
+//! API4: one request cannot take unbounded resources — its size, its time, and a
+//! connection held open without a request are all bounded.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    time::{Duration, Instant},
+};
+
+use dashtray_core::{
+    sqlx::{self, Connection},
+    testing::Backend,
+};
+use reqwest::StatusCode;
+
+use crate::support::{assert_problem, client, Server, TestDb};
+
+fn host_port(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+#[tokio::test]
+async fn an_oversized_uri_or_header_set_is_a_400_naming_it() {
+    let server = Server::start(&[]);
+    let long = format!("/api/v1/health?pad={}", "x".repeat(9 * 1024));
+    let resp = client().get(server.url(&long)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let headers = resp.headers().clone();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_problem(&headers, &body, 400, "invalid_parameter");
+    assert_eq!(body["details"][0]["parameter"], "uri");
+
+    let mut request = client().get(server.url("/api/v1/health"));
+    for i in 0..20 {
+        request = request.header(format!("x-pad-{i}"), "y".repeat(1000));
+    }
+    let resp = request.send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["details"][0]["parameter"], "headers");
+}
+
+#[test]
+fn a_connection_held_open_without_a_request_is_closed() {
+    let server = Server::start(&[("DASHTRAY_HTTP__IDLE_TIMEOUT_SECS", "1")]);
+    let mut idle = TcpStream::connect(host_port(&server)).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = idle.read(&mut buf).unwrap_or(0);
+    assert_eq!(read, 0, "the server closes the idle connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "closed after about a second"
+    );
+
+    // A live client on another connection is unaffected.
+    let mut live = TcpStream::connect(host_port(&server)).unwrap();
+    live.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    live.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_stuck_on_the_database_is_answered_503_at_the_timeout() {
+    let Some(db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    let server = Server::on(
+        &db,
+        &[
+            ("DASHTRAY_HTTP__REQUEST_TIMEOUT_SECS", "1"),
+            ("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "20000"),
+        ],
+    );
+    sqlx::any::install_default_drivers();
+    let mut lock = sqlx::AnyConnection::connect(db.url()).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE dashtray_migrations IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let resp = client()
+        .get(server.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let headers = resp.headers().clone();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_problem(&headers, &body, 503, "unavailable");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "answered at the timeout, not the lock: {elapsed:?}"
+    );
+    drop(lock);
+    let (status, _, _) = crate::support::get_json(&server.url("/api/v1/health")).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "and serving again once the lock is gone"
+    );
+}
