@@ -31,10 +31,12 @@ fn principal(project_id: &str, limit: Option<i64>) -> Principal {
     }
 }
 
+/// A generous store timeout: these tests are about counts, and a loaded CI machine may
+/// take a while; the failure policies are tested with a store that fails at once.
 fn limiter_config(policy: StoreFailurePolicy) -> RateLimitConfig {
     let mut config = Config::default().ratelimit;
     config.on_store_failure = policy;
-    config.timeout_ms = 2000;
+    config.timeout_ms = 30_000;
     config
 }
 
@@ -229,6 +231,9 @@ impl Fixture {
         let clock = ManualClock::at(T0);
         let mut config = Config::default();
         config.ratelimit.backend = backend;
+        // Counts, not latency, are under test: a slow store must not fall back to the
+        // node's own count halfway through.
+        config.ratelimit.timeout_ms = 30_000;
         let app = TestApp::start(
             db,
             vec![Arc::new(whoami::Whoami)],

@@ -58,7 +58,11 @@ async fn two_replicas_share_one_budget_through_postgres() {
     );
     let id = project["id"].as_str().unwrap();
     let key = crate::support::cli_json(&db, &["keys", "create", "--project", id, "--name", "k"]);
-    let env = [("DASHTRAY_RATELIMIT__BACKEND", "database")];
+    // A generous store timeout: the count is under test, not latency on a busy machine.
+    let env = [
+        ("DASHTRAY_RATELIMIT__BACKEND", "database"),
+        ("DASHTRAY_RATELIMIT__TIMEOUT_MS", "30000"),
+    ];
     let (a, b) = (Server::on(&db, &env), Server::on(&db, &env));
     let (ok, limited) = spread(&[&a, &b], key["key"].as_str().unwrap(), 60).await;
     assert_eq!((ok, limited), (40, 20));
@@ -86,6 +90,7 @@ async fn two_replicas_share_one_budget_through_redis() {
     let env = [
         ("DASHTRAY_RATELIMIT__BACKEND", "redis"),
         ("DASHTRAY_RATELIMIT__REDIS_URL", redis_url.as_str()),
+        ("DASHTRAY_RATELIMIT__TIMEOUT_MS", "30000"),
     ];
     let (a, b) = (Server::on(&db, &env), Server::on(&db, &env));
     let (ok, limited) = spread(&[&a, &b], key["key"].as_str().unwrap(), 60).await;
