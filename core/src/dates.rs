@@ -130,3 +130,54 @@ mod tests {
         );
     }
 }
+
+/// A `start_date` / `end_date` query parameter: taken as given and parsed by [`range`]
+/// (which names it on failure), documented as what it accepts — a date or a date-time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateParam(pub String);
+
+impl DateParam {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl poem_openapi::types::Type for DateParam {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string(date | date-time)".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+        let format = |f: &'static str| {
+            MetaSchemaRef::Inline(Box::new(MetaSchema {
+                format: Some(f),
+                ..MetaSchema::new("string")
+            }))
+        };
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            any_of: vec![format("date"), format("date-time")],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for DateParam {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        Ok(DateParam(value.to_owned()))
+    }
+}

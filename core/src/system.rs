@@ -7,10 +7,7 @@ use std::{
 };
 
 use poem::web::Data;
-use poem_openapi::{
-    payload::{Json, PlainText},
-    ApiResponse, Enum, Object, OpenApi, Tags,
-};
+use poem_openapi::{payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::{
     db::Db,
@@ -146,8 +143,30 @@ struct RateLimitResponse {
 #[derive(ApiResponse)]
 enum YamlDocument {
     /// The OpenAPI document as YAML.
-    #[oai(status = 200, content_type = "application/yaml")]
-    Ok(PlainText<String>),
+    #[oai(status = 200)]
+    Ok(Yaml),
+}
+
+/// A YAML body: documented as the document it holds (any value), not as a string, since
+/// a client reading `application/yaml` parses it.
+struct Yaml(String);
+
+impl poem_openapi::payload::Payload for Yaml {
+    const CONTENT_TYPE: &'static str = "application/yaml";
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
+            poem_openapi::registry::MetaSchema::ANY,
+        ))
+    }
+}
+
+impl poem::IntoResponse for Yaml {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(<Self as poem_openapi::payload::Payload>::CONTENT_TYPE)
+            .body(self.0)
+    }
 }
 
 struct SystemApi {
@@ -203,13 +222,16 @@ impl SystemApi {
     }
 
     /// The OpenAPI document (YAML)
+    ///
+    /// The same document as `/api/v1/openapi.json`, as YAML; for the built-in plugins it
+    /// is the repository's `openapi.yaml`.
     #[oai(
         path = "/openapi.yaml",
         method = "get",
         operation_id = "getOpenApiYaml"
     )]
     async fn openapi_yaml(&self) -> YamlDocument {
-        YamlDocument::Ok(PlainText(self.document.get().yaml.clone()))
+        YamlDocument::Ok(Yaml(self.document.get().yaml.clone()))
     }
 }
 

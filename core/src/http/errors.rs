@@ -149,6 +149,12 @@ fn explain(reason: &str, document: Option<&ApiDocument>) -> String {
         if let Some(n) = check.strip_prefix("minimum(").and_then(bound) {
             return format!("must be at least {n}");
         }
+        if let Some(pattern) = check
+            .strip_prefix("pattern(\"")
+            .and_then(|p| p.strip_suffix("\")"))
+        {
+            return format!("must match `{pattern}`");
+        }
         return format!("is not allowed: {check}");
     }
     if reason.ends_with("expects an input value.") {

@@ -146,7 +146,10 @@ impl IntegrationsApi {
         )]
         limit: Query<u32>,
         /// Integrations to skip before the page.
-        #[oai(default)]
+        #[oai(
+            default,
+            validator(minimum(value = "0"), maximum(value = "1000000000000"))
+        )]
         offset: Query<u64>,
     ) -> Result<ListResponse, ApiError> {
         let page = store::page(&self.db, &principal.project_id, limit.0, offset.0).await?;

@@ -1,6 +1,10 @@
 //! The operations: list points, and a metric's time series.
 
-use dashtray_core::{dates, listing::Pagination, ApiError, Db, Principal};
+use dashtray_core::{
+    dates::{self, DateParam},
+    listing::Pagination,
+    ApiError, Db, Principal,
+};
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Path, Query},
@@ -129,22 +133,26 @@ impl MetricsApi {
         )]
         limit: Query<u32>,
         /// Results to skip (for deep pages, prefer `cursor`).
-        #[oai(default)]
+        #[oai(
+            default,
+            validator(minimum(value = "0"), maximum(value = "1000000000000"))
+        )]
         offset: Query<u64>,
         /// The position to continue from: `pagination.nextCursor` of the previous page.
         /// Stays fast however deep the list goes; use it instead of `offset`.
         cursor: Query<Option<String>>,
         /// One metric id, or several separated by commas (`mrr,churn`).
+        #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}(,[A-Za-z0-9_.:-]{1,64})*$"))]
         metric_id: Query<Option<String>>,
         /// From this date (`2024-01-01`) or date-time with offset (`2024-01-01T00:00:00Z`), inclusive.
-        start_date: Query<Option<String>>,
+        start_date: Query<Option<DateParam>>,
         /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
-        end_date: Query<Option<String>>,
+        end_date: Query<Option<DateParam>>,
     ) -> Result<ListResponse, ApiError> {
         let filter = Filter::parse(
             metric_id.0.as_deref(),
-            start_date.0.as_deref(),
-            end_date.0.as_deref(),
+            start_date.0.as_ref().map(DateParam::as_str),
+            end_date.0.as_ref().map(DateParam::as_str),
         )?;
         let project = &principal.project_id;
         let (rows, pagination) = match cursor.0.as_deref() {
@@ -205,11 +213,12 @@ impl MetricsApi {
         &self,
         principal: Data<&Principal>,
         /// The metric, e.g. `mrr`.
+        #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
         metric_id: Path<String>,
         /// From this date or date-time, inclusive.
-        start_date: Query<String>,
+        start_date: Query<DateParam>,
         /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
-        end_date: Query<String>,
+        end_date: Query<DateParam>,
         /// Bucket width.
         #[oai(default = "default_interval")]
         interval: Query<IntervalParam>,
@@ -224,7 +233,7 @@ impl MetricsApi {
                 "is not a metric id (1-64 letters, digits, `_`, `-`, `.`, `:`)",
             ));
         }
-        let (start, end) = dates::range(Some(&start_date.0), Some(&end_date.0))?;
+        let (start, end) = dates::range(Some(start_date.0.as_str()), Some(end_date.0.as_str()))?;
         let (start, end) = (start.expect("given"), end.expect("given"));
         let (interval_param, agg_param) = (interval.0, agg.0);
         let interval = to_interval(interval_param);

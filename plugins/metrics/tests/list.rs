@@ -155,8 +155,9 @@ on_each_backend! {
             ("start_date=2024-13-01", "start_date", "date"),
             ("end_date=2024-02-30", "end_date", "date"),
             ("start_date=2024-02-01&end_date=2024-01-01", "start_date", "after"),
-            ("metric_id=bad%20id", "metric_id", "not a metric id"),
-            ("metric_id=a,,b", "metric_id", "not a metric id"),
+            ("metric_id=bad%20id", "metric_id", "must match"),
+            ("metric_id=a,,b", "metric_id", "must match"),
+            ("offset=1000000000001", "offset", "at most 1000000000000"),
         ];
         for (query, parameter, says) in cases {
             let resp = f.get(&format!("/api/v1/metrics?{query}")).await;
