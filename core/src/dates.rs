@@ -18,10 +18,8 @@ pub enum Bound {
 
 /// Parses one bound; `Err` is the message for the parameter.
 pub fn parse(value: &str, bound: Bound) -> Result<i64, String> {
-    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        if value.len() != 10 {
-            return Err(EXPECTED.into());
-        }
+    if is_date_shaped(value) {
+        let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| EXPECTED.to_owned())?;
         let time = match bound {
             Bound::Start => NaiveTime::MIN,
             Bound::End => NaiveTime::from_hms_milli_opt(23, 59, 59, 999).expect("valid time"),
@@ -31,6 +29,16 @@ pub fn parse(value: &str, bound: Bound) -> Result<i64, String> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.timestamp_millis())
         .map_err(|_| EXPECTED.into())
+}
+
+/// Exactly `YYYY-MM-DD` in ASCII digits: chrono alone also takes signs and padding.
+fn is_date_shaped(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        })
 }
 
 /// Both bounds, named for their parameters, checked in order.
@@ -108,6 +116,9 @@ mod tests {
             "yesterday",
             "",
             "2024-01-01T25:00:00Z",
+            " 2024-01-1",
+            "+2024-1-01",
+            "2024-01- 1",
         ] {
             assert!(parse(bad, Bound::Start).is_err(), "{bad}");
         }
