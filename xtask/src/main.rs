@@ -5,6 +5,7 @@
 //!   `openapi.yaml`;
 //! - `cargo xtask new-plugin NAME`: scaffold a plugin crate under `plugins/`.
 
+mod bench;
 mod docs;
 mod generated;
 mod scaffold;
@@ -17,13 +18,15 @@ const USAGE: &str = "usage: cargo xtask <command>
 
   openapi [--check]    write openapi.yaml from the built-in plugins (--check: fail if stale)
   docs [--check]       write docs/api and docs/snippets from openapi.yaml (--check: fail if stale)
-  new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test";
+  new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test
+  bench [--quick] [--backend sqlite|postgres] [--points N]   load-test the release server (docs/performance.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
         Some("openapi") => openapi(rest),
+        Some("bench") => bench::run(&workspace_root(), rest),
         Some("docs") => check_flag(rest).and_then(|check| docs::run(&workspace_root(), check)),
         Some("new-plugin") => scaffold::run(&workspace_root(), rest),
         _ => Err(anyhow::anyhow!(USAGE)),

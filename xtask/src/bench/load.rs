@@ -1,0 +1,169 @@
+//! Load from a separate process: `wrk` with a generated Lua script that rotates over a
+//! list of pre-formatted requests (a key per project), and the server's CPU time and
+//! peak memory from `/proc` around the measured run.
+
+use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+/// One request of a scenario's rotation.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// How hard and how long to push; modest, for a 2-core machine shared with the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub threads: u32,
+    pub connections: u32,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// What one scenario measured.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub cpu_us_per_req: f64,
+    pub rss_mb: f64,
+    pub requests: u64,
+    pub bad: u64,
+}
+
+/// What the script's `done` prints: wrk's own summary and latency histogram.
+#[derive(Debug, Deserialize)]
+struct WrkSummary {
+    requests: u64,
+    duration_us: f64,
+    p50_us: f64,
+    p99_us: f64,
+    non_2xx_3xx: u64,
+    socket_errors: u64,
+}
+
+/// Writes the Lua script for `reqs`: requests are formatted once, at start-up, so the
+/// script costs wrk no more per request than its default.
+pub fn write_script(path: &Path, reqs: &[Req]) -> anyhow::Result<()> {
+    let mut lua = String::from("local reqs = {}\ninit = function(args)\n");
+    for req in reqs {
+        let headers: Vec<String> = req
+            .headers
+            .iter()
+            .map(|(n, v)| format!("[{}] = {}", lua_str(n), lua_str(v)))
+            .collect();
+        lua.push_str(&format!(
+            "  reqs[#reqs + 1] = wrk.format(\"GET\", {}, {{{}}})\n",
+            lua_str(&req.path),
+            headers.join(", ")
+        ));
+    }
+    lua.push_str(
+        "end\n\
+         local i = 0\n\
+         request = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend\n\
+         done = function(summary, latency, requests)\n\
+         \x20 io.write(string.format('BENCH_JSON {\"requests\":%d,\"duration_us\":%d,\"p50_us\":%d,\"p99_us\":%d,\"non_2xx_3xx\":%d,\"socket_errors\":%d}\\n',\n\
+         \x20   summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),\n\
+         \x20   summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))\n\
+         end\n",
+    );
+    std::fs::write(path, lua)?;
+    Ok(())
+}
+
+fn lua_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn wrk(
+    addr: SocketAddr,
+    script: &Path,
+    settings: Settings,
+    duration: Duration,
+) -> anyhow::Result<WrkSummary> {
+    let secs = duration.as_secs().max(1);
+    let output = Command::new("wrk")
+        .arg(format!("-t{}", settings.threads))
+        .arg(format!("-c{}", settings.connections))
+        .arg(format!("-d{secs}s"))
+        .arg("--timeout")
+        .arg("10s")
+        .arg("--latency")
+        .arg("-s")
+        .arg(script)
+        .arg(format!("http://{addr}"))
+        .output()
+        .context("running wrk (apt-get install -y wrk)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "wrk failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("BENCH_JSON "))
+        .with_context(|| format!("no summary in wrk's output:\n{stdout}"))?;
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Warms the server up (caches, pool, key cache) on the same rotation, then measures.
+pub fn run(
+    addr: SocketAddr,
+    pid: u32,
+    script: &Path,
+    settings: Settings,
+) -> anyhow::Result<Measured> {
+    if !settings.warmup.is_zero() {
+        wrk(addr, script, settings, settings.warmup)?;
+    }
+    let before = cpu_ticks(pid)?;
+    let summary = wrk(addr, script, settings, settings.duration)?;
+    let after = cpu_ticks(pid)?;
+    let cpu_us = (after - before) as f64 * 1e6 / clock_ticks_per_sec() as f64;
+    Ok(Measured {
+        rps: summary.requests as f64 / (summary.duration_us / 1e6),
+        p50_ms: summary.p50_us / 1e3,
+        p99_ms: summary.p99_us / 1e3,
+        cpu_us_per_req: cpu_us / summary.requests.max(1) as f64,
+        rss_mb: peak_rss_kb(pid)? as f64 / 1024.0,
+        requests: summary.requests,
+        bad: summary.non_2xx_3xx + summary.socket_errors,
+    })
+}
+
+/// utime + stime of a process, in clock ticks (fields 14 and 15 of `/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces; count fields after its closing paren.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3, so field N is fields[N - 3].
+    let utime: u64 = fields.get(11).context("utime")?.parse()?;
+    let stime: u64 = fields.get(12).context("stime")?.parse()?;
+    Ok(utime + stime)
+}
+
+/// The process's peak resident set (VmHWM), in kB: the most it has held since it started.
+pub fn peak_rss_kb(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/PID/status")
+}
+
+fn clock_ticks_per_sec() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}

@@ -1,0 +1,506 @@
+//! `cargo xtask bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS]`:
+//! the release server under HTTP load against a generated data set, next to a bare poem
+//! app running the same SQL, so the framework's own cost per request shows.
+//!
+//! Steps: build the release binaries; generate the data set (SQLite: kept under
+//! `target/bench/` and reused by points count; Postgres: a fresh schema, dropped at the
+//! end); start `dashtray serve` and time its first 200; load each scenario with `wrk`
+//! from a separate process; then the same for the bare server; print a table and write
+//! `target/bench/report.json` (and `report-<points>-<backend>.json`).
+
+mod dataset;
+mod http;
+mod load;
+mod report;
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use dashtray_core::{
+    config::{DatabaseConfig, DatabaseUrl},
+    sqlx, Db,
+};
+
+use dataset::{Dataset, Shape};
+use load::{Req, Settings};
+use report::Row;
+
+const DEFAULT_POINTS: u64 = 10_000_000;
+const QUICK_POINTS: u64 = 100_000;
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// How many projects the revalidation scenario rotates over (an ETag fetched for each).
+const REVALIDATE_KEYS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+struct Args {
+    points: u64,
+    backend: Backend,
+    duration: Duration,
+}
+
+fn parse_args(args: &[String]) -> anyhow::Result<Args> {
+    let mut parsed = Args {
+        points: DEFAULT_POINTS,
+        backend: Backend::Sqlite,
+        duration: Duration::from_secs(8),
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--quick" => parsed.points = QUICK_POINTS,
+            "--points" => {
+                parsed.points = value("--points")?
+                    .replace('_', "")
+                    .parse()
+                    .context("--points takes a number")?
+            }
+            "--backend" => {
+                parsed.backend = match value("--backend")?.as_str() {
+                    "sqlite" => Backend::Sqlite,
+                    "postgres" => Backend::Postgres,
+                    other => anyhow::bail!("unknown backend `{other}`: sqlite or postgres"),
+                }
+            }
+            "--duration" => {
+                let secs: u64 = value("--duration")?
+                    .parse()
+                    .context("--duration takes seconds")?;
+                parsed.duration = Duration::from_secs(secs.max(1));
+            }
+            other => anyhow::bail!("unexpected argument `{other}`"),
+        }
+    }
+    Ok(parsed)
+}
+
+pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let args = parse_args(args)?;
+    let shape = Shape::new(args.points)?;
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    build(root)?;
+    let bins = Bins {
+        dashtray: root.join("target/release/dashtray"),
+        bare: root.join("target/release/bare_server"),
+        dir: dir.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match args.backend {
+        Backend::Sqlite => {
+            let (url, dataset, cached) = sqlite_dataset(&runtime, &bins, &shape)?;
+            measure(&bins, &args, &url, &dataset, cached)
+        }
+        Backend::Postgres => {
+            let base = std::env::var("DASHTRAY_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+            let schema = format!(
+                "bench_{}_{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_secs()
+            );
+            runtime.block_on(on_server(&base, &format!("CREATE SCHEMA {schema}")))?;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let result = (|| {
+                migrate(&bins, &url)?;
+                eprintln!("generating {} points into schema {schema}", shape.points);
+                let dataset = runtime.block_on(dataset::generate(&url, &shape))?;
+                measure(&bins, &args, &url, &dataset, false)
+            })();
+            // Dropped whatever happened: a failed run must not leave 10M rows behind.
+            let dropped =
+                runtime.block_on(on_server(&base, &format!("DROP SCHEMA {schema} CASCADE")));
+            result.and(dropped)
+        }
+    }
+}
+
+struct Bins {
+    dashtray: PathBuf,
+    bare: PathBuf,
+    dir: PathBuf,
+}
+
+fn build(root: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for args in [
+        &["build", "--release", "-p", "dashtray"][..],
+        &["build", "--release", "-p", "xtask", "--bin", "bare_server"][..],
+    ] {
+        let status = Command::new(&cargo)
+            .args(args)
+            .current_dir(root)
+            .status()
+            .context("running cargo")?;
+        anyhow::ensure!(status.success(), "cargo {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Runs one statement on the Postgres server the URL names (the schema's life cycle).
+async fn on_server(url: &str, sql: &str) -> anyhow::Result<()> {
+    let db = Db::connect(&DatabaseConfig {
+        url: DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?,
+        max_connections: 1,
+        acquire_timeout_ms: 10_000,
+    })
+    .await?;
+    sqlx::raw_sql(sql).execute(db.pool()).await?;
+    db.close().await;
+    Ok(())
+}
+
+fn migrate(bins: &Bins, url: &str) -> anyhow::Result<()> {
+    let output = Command::new(&bins.dashtray)
+        .arg("migrate")
+        .env("DASHTRAY_DATABASE__URL", url)
+        .env("DASHTRAY_LOG__LEVEL", "warn")
+        .current_dir(&bins.dir)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "dashtray migrate failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// The SQLite file for this many points, generated once and then reused: its keys are
+/// saved beside it, and that file is written last, so its presence means complete.
+fn sqlite_dataset(
+    runtime: &tokio::runtime::Runtime,
+    bins: &Bins,
+    shape: &Shape,
+) -> anyhow::Result<(String, Dataset, bool)> {
+    let file = bins.dir.join(format!("sqlite-{}.db", shape.points));
+    let keys = bins.dir.join(format!("sqlite-{}.keys.json", shape.points));
+    let url = format!("sqlite://{}", file.display());
+    if let Ok(text) = std::fs::read_to_string(&keys) {
+        if file.exists() {
+            eprintln!("reusing the data set in {}", file.display());
+            return Ok((url, serde_json::from_str(&text)?, true));
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    migrate(bins, &url)?;
+    eprintln!("generating {} points into {}", shape.points, file.display());
+    let dataset = runtime.block_on(dataset::generate(&url, shape))?;
+    std::fs::write(&keys, serde_json::to_string_pretty(&dataset)?)?;
+    Ok((url, dataset, false))
+}
+
+/// A server process, killed when dropped so a failed run leaves none behind.
+struct Server {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Spawns a server and waits for a 200 from `health`: the time it took is start-up to
+/// first 200, spawn included.
+fn start(
+    mut command: Command,
+    port: u16,
+    health: &str,
+    log: &Path,
+) -> anyhow::Result<(Server, Duration)> {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let started = Instant::now();
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .context("starting a server")?;
+    let mut server = Server { child, addr };
+    loop {
+        if let Ok(answer) = http::get(addr, health, &[]) {
+            if answer.status == 200 {
+                return Ok((server, started.elapsed()));
+            }
+        }
+        if let Some(status) = server.child.try_wait()? {
+            anyhow::bail!("the server exited ({status}); see {}", log.display());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "no 200 from {health} within 60 s; see {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn bearer(key: &str) -> Vec<(String, String)> {
+    vec![("Authorization".into(), format!("Bearer {key}"))]
+}
+
+/// The last 30 days of the data, and the last year.
+const MONTH: &str = "start_date=2026-10-02&end_date=2026-10-31";
+const YEAR: &str = "start_date=2025-11-01&end_date=2026-10-31";
+const METRIC: &str = "metric_03";
+
+fn measure(
+    bins: &Bins,
+    args: &Args,
+    url: &str,
+    dataset: &Dataset,
+    cached: bool,
+) -> anyhow::Result<()> {
+    let settings = Settings {
+        threads: 1,
+        connections: 8,
+        warmup: Duration::from_secs(2),
+        duration: args.duration,
+    };
+    let heavy = &dataset.projects[0];
+    // Project 0 is the heavy one: the usual scenarios rotate over the others.
+    let rotation = &dataset.projects[1..];
+    let page = format!("metric_id={METRIC}&{MONTH}&limit=100");
+    let keyed = |path: String| -> Vec<Req> {
+        rotation
+            .iter()
+            .map(|p| Req {
+                path: path.clone(),
+                headers: bearer(&p.key),
+            })
+            .collect()
+    };
+    let one = |path: String, key: &str| {
+        vec![Req {
+            path,
+            headers: bearer(key),
+        }]
+    };
+
+    let mut rows = Vec::new();
+    let port = free_port()?;
+    let mut serve = Command::new(&bins.dashtray);
+    serve
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DASHTRAY_DATABASE__URL", url)
+        .env("DASHTRAY_LOG__LEVEL", "warn")
+        .current_dir(&bins.dir);
+    let (full, startup) = start(serve, port, "/api/v1/health", &bins.dir.join("serve.log"))?;
+    eprintln!(
+        "start-up to first 200: {:.0} ms",
+        startup.as_secs_f64() * 1e3
+    );
+
+    // Conditional requests: each project's page answered 304 against the tag it just got.
+    let mut revalidate = Vec::new();
+    for project in rotation.iter().take(REVALIDATE_KEYS) {
+        let path = format!("/api/v1/metrics?{page}");
+        let answer = http::get(full.addr, &path, &bearer(&project.key))?;
+        let tag = answer
+            .header("etag")
+            .with_context(|| format!("no ETag on {path} ({})", answer.status))?;
+        let mut headers = bearer(&project.key);
+        headers.push(("If-None-Match".into(), tag.to_owned()));
+        revalidate.push(Req { path, headers });
+    }
+
+    let full_scenarios: Vec<(&str, Vec<Req>, u16)> = vec![
+        (
+            "health",
+            vec![Req {
+                path: "/api/v1/health".into(),
+                headers: Vec::new(),
+            }],
+            200,
+        ),
+        ("get_project", keyed("/api/v1/projects".into()), 200),
+        (
+            "metrics_page",
+            keyed(format!("/api/v1/metrics?{page}")),
+            200,
+        ),
+        (
+            "metrics_page_1000",
+            keyed("/api/v1/metrics?limit=1000".into()),
+            200,
+        ),
+        (
+            "first_page",
+            one("/api/v1/metrics?limit=100".into(), &heavy.key),
+            200,
+        ),
+        (
+            "deep_page",
+            one(
+                format!(
+                    "/api/v1/metrics?limit=100&offset={}",
+                    dataset.shape.deep_offset
+                ),
+                &heavy.key,
+            ),
+            200,
+        ),
+        (
+            "timeseries_year",
+            keyed(format!(
+                "/api/v1/metrics/{METRIC}/timeseries?interval=day&agg=sum&{YEAR}"
+            )),
+            200,
+        ),
+        ("dashboards", keyed("/api/v1/dashboards".into()), 200),
+        ("revalidate_304", revalidate, 304),
+    ];
+    for (name, reqs, expected) in full_scenarios {
+        rows.push(scenario(bins, &full, name, &reqs, expected, settings)?);
+    }
+    drop(full);
+
+    let port = free_port()?;
+    let mut bare = Command::new(&bins.bare);
+    bare.args([url, &format!("127.0.0.1:{port}")])
+        .current_dir(&bins.dir);
+    let (bare, _) = start(bare, port, "/health", &bins.dir.join("bare.log"))?;
+    let bare_page: Vec<Req> = rotation
+        .iter()
+        .map(|p| Req {
+            path: format!("/metrics?project={}&{page}", p.id),
+            headers: Vec::new(),
+        })
+        .collect();
+    let bare_page_1000: Vec<Req> = rotation
+        .iter()
+        .map(|p| Req {
+            path: format!("/metrics?project={}&limit=1000", p.id),
+            headers: Vec::new(),
+        })
+        .collect();
+    let bare_health = vec![Req {
+        path: "/health".into(),
+        headers: Vec::new(),
+    }];
+    rows.push(scenario(
+        bins,
+        &bare,
+        "bare_health",
+        &bare_health,
+        200,
+        settings,
+    )?);
+    rows.push(scenario(
+        bins,
+        &bare,
+        "bare_metrics_page",
+        &bare_page,
+        200,
+        settings,
+    )?);
+    rows.push(scenario(
+        bins,
+        &bare,
+        "bare_metrics_page_1000",
+        &bare_page_1000,
+        200,
+        settings,
+    )?);
+    drop(bare);
+
+    report::write(
+        &bins.dir,
+        &report::Run {
+            backend: args.backend.name(),
+            shape: &dataset.shape,
+            rows: &rows,
+            startup,
+            generation_secs: (!cached).then_some(dataset.generation_secs),
+            settings,
+        },
+    )
+}
+
+/// Checks the first request answers as expected (a wrong answer would make the numbers
+/// meaningless), then loads the rotation.
+fn scenario(
+    bins: &Bins,
+    server: &Server,
+    name: &str,
+    reqs: &[Req],
+    expected: u16,
+    settings: Settings,
+) -> anyhow::Result<Row> {
+    let first = reqs.first().context("an empty scenario")?;
+    let answer = http::get(server.addr, &first.path, &first.headers)?;
+    anyhow::ensure!(
+        answer.status == expected,
+        "{name}: {} answered {} instead of {expected}: {:.500}",
+        first.path,
+        answer.status,
+        answer.body
+    );
+    let script = bins.dir.join(format!("{name}.lua"));
+    load::write_script(&script, reqs)?;
+    eprintln!("  {name}: {} request(s) in rotation", reqs.len());
+    let measured = load::run(server.addr, server.child.id(), &script, settings)?;
+    anyhow::ensure!(
+        measured.bad == 0,
+        "{name}: {} of {} requests failed or answered other than 2xx/3xx",
+        measured.bad,
+        measured.requests
+    );
+    Ok(Row {
+        name: name.to_owned(),
+        measured,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_parse() {
+        let args: Vec<String> = ["--quick", "--backend", "postgres"]
+            .map(String::from)
+            .to_vec();
+        let parsed = parse_args(&args).unwrap();
+        assert_eq!(parsed.points, QUICK_POINTS);
+        assert_eq!(parsed.backend, Backend::Postgres);
+        let args: Vec<String> = ["--points", "1_000_000"].map(String::from).to_vec();
+        assert_eq!(parse_args(&args).unwrap().points, 1_000_000);
+        assert!(parse_args(&["--backend".into(), "mysql".into()]).is_err());
+    }
+}

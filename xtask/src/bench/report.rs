@@ -1,0 +1,229 @@
+//! The results: a table on stderr, the ratios against the targets, and the JSON reports
+//! (`report.json`, the latest run, and `report-<points>-<backend>.json`, kept per size so
+//! a later run can compare with the 100k one).
+
+use std::{path::Path, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    dataset::Shape,
+    load::{Measured, Settings},
+};
+
+/// A measured scenario.
+pub struct Row {
+    pub name: String,
+    pub measured: Measured,
+}
+
+/// Everything one run produced.
+pub struct Run<'a> {
+    pub backend: &'static str,
+    pub shape: &'a Shape,
+    pub rows: &'a [Row],
+    pub startup: Duration,
+    /// `None` when the data set was reused.
+    pub generation_secs: Option<f64>,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Report {
+    backend: String,
+    points: u64,
+    scenarios: Vec<Scenario>,
+    ratios: Ratios,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Scenario {
+    name: String,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    cpu_us_per_req: f64,
+    rss_mb: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Ratios {
+    metrics_page_full_vs_bare: Option<f64>,
+    health_full_vs_bare: Option<f64>,
+    p99_large_vs_small: Option<f64>,
+    deep_vs_first_page: Option<f64>,
+}
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
+}
+
+pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
+    let scenarios: Vec<Scenario> = run
+        .rows
+        .iter()
+        .map(|row| Scenario {
+            name: row.name.clone(),
+            rps: round(row.measured.rps, 1),
+            p50_ms: round(row.measured.p50_ms, 3),
+            p99_ms: round(row.measured.p99_ms, 3),
+            cpu_us_per_req: round(row.measured.cpu_us_per_req, 1),
+            rss_mb: round(row.measured.rss_mb, 1),
+        })
+        .collect();
+    let get = |name: &str| scenarios.iter().find(|s| s.name == name);
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(round(a / b, 3)),
+        _ => None,
+    };
+    // The same scenario at 100k points, from that size's own report, if one was run.
+    let small_p99 = if run.shape.points == 100_000 {
+        None
+    } else {
+        std::fs::read_to_string(dir.join(format!("report-100000-{}.json", run.backend)))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Report>(&text).ok())
+            .and_then(|report| {
+                report
+                    .scenarios
+                    .into_iter()
+                    .find(|s| s.name == "metrics_page")
+                    .map(|s| s.p99_ms)
+            })
+    };
+    let ratios = Ratios {
+        metrics_page_full_vs_bare: ratio(
+            get("metrics_page").map(|s| s.rps),
+            get("bare_metrics_page").map(|s| s.rps),
+        ),
+        health_full_vs_bare: ratio(
+            get("health").map(|s| s.rps),
+            get("bare_health").map(|s| s.rps),
+        ),
+        p99_large_vs_small: ratio(get("metrics_page").map(|s| s.p99_ms), small_p99),
+        deep_vs_first_page: ratio(
+            get("deep_page").map(|s| s.p50_ms),
+            get("first_page").map(|s| s.p50_ms),
+        ),
+    };
+    let peak_rss = scenarios
+        .iter()
+        .filter(|s| !s.name.starts_with("bare_"))
+        .map(|s| s.rss_mb)
+        .fold(0.0, f64::max);
+
+    eprintln!(
+        "\n{} points, {}, wrk -t{} -c{} -d{}s (after {}s of warm-up), deep page offset {}",
+        run.shape.points,
+        run.backend,
+        run.settings.threads,
+        run.settings.connections,
+        run.settings.duration.as_secs(),
+        run.settings.warmup.as_secs(),
+        run.shape.deep_offset
+    );
+    eprintln!(
+        "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "cpu us/req", "rss MB"
+    );
+    for s in &scenarios {
+        eprintln!(
+            "{:<20} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1}",
+            s.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req, s.rss_mb
+        );
+    }
+    let startup_ms = run.startup.as_secs_f64() * 1e3;
+    let show = |x: Option<f64>| x.map_or("n/a".to_owned(), |x| format!("{x:.3}"));
+    let verdict = |ok: Option<bool>| match ok {
+        Some(true) => "met",
+        Some(false) => "MISSED",
+        None => "n/a",
+    };
+    let checks = [
+        (
+            "metrics page full/bare",
+            show(ratios.metrics_page_full_vs_bare),
+            ">= 0.85",
+            ratios.metrics_page_full_vs_bare.map(|r| r >= 0.85),
+        ),
+        (
+            "health full/bare",
+            show(ratios.health_full_vs_bare),
+            ">= 0.8",
+            ratios.health_full_vs_bare.map(|r| r >= 0.8),
+        ),
+        (
+            "p99 this size / 100k",
+            show(ratios.p99_large_vs_small),
+            "<= 1.5",
+            ratios.p99_large_vs_small.map(|r| r <= 1.5),
+        ),
+        (
+            "deep / first page p50",
+            show(ratios.deep_vs_first_page),
+            "<= 3",
+            ratios.deep_vs_first_page.map(|r| r <= 3.0),
+        ),
+        (
+            "start-up to first 200",
+            format!("{startup_ms:.0} ms"),
+            "< 1000 ms",
+            Some(startup_ms < 1000.0),
+        ),
+        (
+            "peak RSS under load",
+            format!("{peak_rss:.1} MB"),
+            "< 150 MB",
+            Some(peak_rss < 150.0),
+        ),
+    ];
+    eprintln!(
+        "\n{:<24} {:>10} {:>10}  verdict",
+        "ratio", "value", "target"
+    );
+    for (name, value, target, ok) in checks {
+        eprintln!("{name:<24} {value:>10} {target:>10}  {}", verdict(ok));
+    }
+    eprintln!(
+        "load average after the run: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
+    if let Some(secs) = run.generation_secs {
+        eprintln!("data set generated in {secs:.1}s");
+    }
+
+    let report = Report {
+        backend: run.backend.to_owned(),
+        points: run.shape.points,
+        scenarios,
+        ratios,
+    };
+    let json = serde_json::to_string_pretty(&report)? + "\n";
+    std::fs::write(dir.join("report.json"), &json)?;
+    std::fs::write(
+        dir.join(format!("report-{}-{}.json", run.shape.points, run.backend)),
+        &json,
+    )?;
+    // What report.json's fixed format has no room for.
+    let extra = serde_json::json!({
+        "backend": run.backend,
+        "points": run.shape.points,
+        "startup_to_first_200_ms": (startup_ms * 10.0).round() / 10.0,
+        "generation_secs": run.generation_secs,
+        "peak_rss_mb_full": peak_rss,
+        "shape": run.shape,
+        // Other work on the machine skews the figures: keep a trace of how busy it was.
+        "loadavg_after": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+        "requests": run.rows.iter().map(|r| (r.name.clone(), r.measured.requests)).collect::<std::collections::BTreeMap<_, _>>(),
+        "wrk": format!("-t{} -c{} -d{}s, {}s warm-up", run.settings.threads, run.settings.connections, run.settings.duration.as_secs(), run.settings.warmup.as_secs()),
+    });
+    std::fs::write(
+        dir.join(format!("extra-{}-{}.json", run.shape.points, run.backend)),
+        serde_json::to_string_pretty(&extra)? + "\n",
+    )?;
+    eprintln!("wrote {}", dir.join("report.json").display());
+    Ok(())
+}
