@@ -229,14 +229,18 @@ fn singular(kind: &str) -> &str {
     }
 }
 
+/// Two plugins may describe one tag differently; the document keeps the description
+/// that sorts first, so it does not depend on the order plugins load in.
 fn merge_tags(spec: &Map<String, Value>, merged: &mut Merged) {
     if let Some(tags) = spec.get("tags").and_then(Value::as_array) {
         for tag in tags {
             if let Some(name) = tag.get("name").and_then(Value::as_str) {
-                merged
-                    .tags
-                    .entry(name.to_owned())
-                    .or_insert_with(|| tag.clone());
+                let keeps_its_own = merged.tags.get(name).is_some_and(|kept| {
+                    serde_json::to_string(kept).ok() <= serde_json::to_string(tag).ok()
+                });
+                if !keeps_its_own {
+                    merged.tags.insert(name.to_owned(), tag.clone());
+                }
             }
         }
     }
