@@ -49,7 +49,6 @@ fn cargo(copy: &Path, target: &Path, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO"))
         .current_dir(copy)
         .env("CARGO_TARGET_DIR", target)
-        .env_remove("DASHTRAY_TEST_POSTGRES_URL")
         .args(args)
         .output()
         .expect("run cargo");
