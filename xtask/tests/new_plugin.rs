@@ -45,13 +45,19 @@ fn copy_workspace(root: &Path, copy: &Path) {
     }
 }
 
-fn cargo(copy: &Path, target: &Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO"))
+/// Runs cargo in the copy, with its own target folder.
+fn run_cargo(copy: &Path, target: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO"))
         .current_dir(copy)
         .env("CARGO_TARGET_DIR", target)
         .args(args)
         .output()
-        .expect("run cargo");
+        .expect("run cargo")
+}
+
+/// Runs cargo in the copy and returns what it said; fails the test if cargo fails.
+fn cargo(copy: &Path, target: &Path, args: &[&str]) -> String {
+    let output = run_cargo(copy, target, args);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -59,6 +65,22 @@ fn cargo(copy: &Path, target: &Path, args: &[&str]) -> String {
     );
     assert!(output.status.success(), "cargo {args:?} failed:\n{text}");
     text
+}
+
+/// `cargo xtask <command>` as the alias spells it, for the copy.
+fn xtask<'a>(command: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--quiet",
+        "--offline",
+        "-p",
+        "xtask",
+        "--bin",
+        "xtask",
+        "--",
+    ];
+    args.extend_from_slice(command);
+    args
 }
 
 #[test]
@@ -69,22 +91,7 @@ fn a_scaffolded_plugin_builds_passes_its_test_and_joins_the_document() {
     let target = scratch.join("target");
     copy_workspace(&root, &copy);
 
-    let said = cargo(
-        &copy,
-        &target,
-        &[
-            "run",
-            "--quiet",
-            "--offline",
-            "-p",
-            "xtask",
-            "--bin",
-            "xtask",
-            "--",
-            "new-plugin",
-            "goals",
-        ],
-    );
+    let said = cargo(&copy, &target, &xtask(&["new-plugin", "goals"]));
     assert!(said.contains("created"), "{said}");
     assert!(
         !said.contains("add by hand"),
@@ -106,21 +113,7 @@ fn a_scaffolded_plugin_builds_passes_its_test_and_joins_the_document() {
         "{tested}"
     );
 
-    cargo(
-        &copy,
-        &target,
-        &[
-            "run",
-            "--quiet",
-            "--offline",
-            "-p",
-            "xtask",
-            "--bin",
-            "xtask",
-            "--",
-            "openapi",
-        ],
-    );
+    cargo(&copy, &target, &xtask(&["openapi"]));
     let document = std::fs::read_to_string(copy.join("openapi.yaml")).unwrap();
     assert!(
         document.contains("/api/v1/goals:"),
@@ -129,23 +122,7 @@ fn a_scaffolded_plugin_builds_passes_its_test_and_joins_the_document() {
     assert!(document.contains("operationId: getGoals"));
     assert!(document.contains("x-dashtray-scope: goals:read"));
 
-    let again = Command::new(env!("CARGO"))
-        .current_dir(&copy)
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "run",
-            "--quiet",
-            "--offline",
-            "-p",
-            "xtask",
-            "--bin",
-            "xtask",
-            "--",
-            "new-plugin",
-            "goals",
-        ])
-        .output()
-        .unwrap();
+    let again = run_cargo(&copy, &target, &xtask(&["new-plugin", "goals"]));
     assert!(
         !again.status.success(),
         "a second scaffold of the same name is refused"
