@@ -5,7 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     process::Command,
-    sync::OnceLock,
+    sync::{Mutex, OnceLock},
 };
 
 use reqwest::StatusCode;
@@ -13,22 +13,17 @@ use reqwest::StatusCode;
 use crate::support::{dashtray, get_with_auth, workspace_root, Server, TestDb};
 use dashtray_core::testing::Backend;
 
-/// Builds the example plugin (with `features`) in a target folder of its own, since
-/// `cargo test` neither builds cdylibs of other crates nor lets a test share its target
-/// folder, and returns the library.
+/// Builds the example plugin (with `features`) and returns a copy of its library that
+/// belongs to this variant. `cargo test` neither builds cdylibs of other crates nor lets a
+/// test share its target folder, so the variants share one of their own: dependencies
+/// compile once, and cargo's lock on it runs the builds one after another.
 fn build(features: &str) -> PathBuf {
     let root = workspace_root();
-    let target = root
-        .join("target/plugin-fixtures")
-        .join(if features.is_empty() {
-            "plain"
-        } else {
-            features
-        });
+    let fixtures = root.join("target/plugin-fixtures");
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(&root)
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", fixtures.join("target"))
         .args([
             "build",
             "--quiet",
@@ -45,24 +40,40 @@ fn build(features: &str) -> PathBuf {
         "building the plugin failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    target.join("debug").join(format!(
+    let file = format!(
         "{}dashtray_plugin_goals{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
-    ))
+    );
+    // The next variant's build overwrites target/debug: each keeps its own copy.
+    let variant = fixtures.join(if features.is_empty() {
+        "plain"
+    } else {
+        features
+    });
+    std::fs::create_dir_all(&variant).expect("fixture folder");
+    let built = fixtures.join("target/debug").join(&file);
+    std::fs::copy(&built, variant.join(&file)).expect("copy the built library");
+    variant.join(file)
 }
 
-/// One build per variant per test run.
+/// One build per variant per test run; one build at a time, so that a variant's copy is
+/// taken before the next build replaces the library.
 fn library(features: &'static str) -> PathBuf {
     static PLAIN: OnceLock<PathBuf> = OnceLock::new();
     static WRONG_ABI: OnceLock<PathBuf> = OnceLock::new();
     static PANICS: OnceLock<PathBuf> = OnceLock::new();
+    static BUILDING: Mutex<()> = Mutex::new(());
     let cell = match features {
         "" => &PLAIN,
         "fixture-wrong-abi" => &WRONG_ABI,
         _ => &PANICS,
     };
-    cell.get_or_init(|| build(features)).clone()
+    cell.get_or_init(|| {
+        let _one_at_a_time = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        build(features)
+    })
+    .clone()
 }
 
 /// A project and a key made with the plugins loaded, so the key gets their scopes too.
