@@ -7,6 +7,7 @@
 //! - [`http`]: the request path (request ids, tracing, errors, routing);
 //! - [`error`]: the `ApiError` every handler returns;
 //! - [`listing`], [`dates`]: what every list shares (pagination, `Link`, date ranges);
+//!   [`params`]: text parameters with a documented pattern, checked without regexes;
 //! - [`auth`]: projects, API keys, the auth step and per-operation policies;
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
 //! - [`ratelimit`]: per-project budgets over memory, the database or Redis;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod listing;
 pub mod migrate;
+pub mod params;
 pub mod plugin;
 pub mod ratelimit;
 pub mod registry;

@@ -70,7 +70,9 @@ fn library(features: &'static str) -> PathBuf {
         _ => &PANICS,
     };
     cell.get_or_init(|| {
-        let _one_at_a_time = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = BUILDING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         build(features)
     })
     .clone()

@@ -168,6 +168,10 @@ fn explain(reason: &str, document: Option<&ApiDocument>) -> String {
         if let Some(values) = document.and_then(|d| d.enum_values(type_name)) {
             return format!("must be one of: {}", values.join(", "));
         }
+        // A type of ours said what is wrong (`Patterned`: "must match ..."): that alone.
+        if let Some((_, said)) = rest.split_once("\": ") {
+            return said.to_owned();
+        }
     }
     reason.to_owned()
 }
@@ -241,6 +245,13 @@ mod tests {
                 None
             ),
             "must be a whole number"
+        );
+        assert_eq!(
+            explain(
+                "failed to parse \"string(pattern)\": must match `^a$`",
+                None
+            ),
+            "must match `^a$`"
         );
         assert_eq!(
             explain("Type \"string\" expects an input value.", None),

@@ -3,6 +3,7 @@
 use dashtray_core::{
     dates::{self, DateParam},
     listing::Pagination,
+    params::Patterned,
     ApiError, Db, Principal,
 };
 use poem::{web::Data, Request};
@@ -13,7 +14,7 @@ use poem_openapi::{
 };
 
 use crate::{
-    points::{self, Cursor, Filter},
+    points::{self, Cursor, Filter, MetricIdListRule, MetricIdRule},
     timeseries::{self, Aggregate, Interval},
 };
 
@@ -142,15 +143,14 @@ impl MetricsApi {
         /// Stays fast however deep the list goes; use it instead of `offset`.
         cursor: Query<Option<String>>,
         /// One metric id, or several separated by commas (`mrr,churn`).
-        #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}(,[A-Za-z0-9_.:-]{1,64})*$"))]
-        metric_id: Query<Option<String>>,
+        metric_id: Query<Option<Patterned<MetricIdListRule>>>,
         /// From this date (`2024-01-01`) or date-time with offset (`2024-01-01T00:00:00Z`), inclusive.
         start_date: Query<Option<DateParam>>,
         /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
         end_date: Query<Option<DateParam>>,
     ) -> Result<ListResponse, ApiError> {
         let filter = Filter::parse(
-            metric_id.0.as_deref(),
+            metric_id.0.as_ref().map(Patterned::as_str),
             start_date.0.as_ref().map(DateParam::as_str),
             end_date.0.as_ref().map(DateParam::as_str),
         )?;
@@ -213,8 +213,7 @@ impl MetricsApi {
         &self,
         principal: Data<&Principal>,
         /// The metric, e.g. `mrr`.
-        #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
-        metric_id: Path<String>,
+        metric_id: Path<Patterned<MetricIdRule>>,
         /// From this date or date-time, inclusive.
         start_date: Query<DateParam>,
         /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
@@ -226,13 +225,7 @@ impl MetricsApi {
         #[oai(default = "default_aggregate")]
         agg: Query<AggregateParam>,
     ) -> Result<Json<TimeSeriesResponse>, ApiError> {
-        let metric_id = metric_id.0;
-        if !points::is_metric_id(&metric_id) {
-            return Err(ApiError::invalid_parameter(
-                "metric_id",
-                "is not a metric id (1-64 letters, digits, `_`, `-`, `.`, `:`)",
-            ));
-        }
+        let metric_id = metric_id.0.into_inner();
         let (start, end) = dates::range(Some(start_date.0.as_str()), Some(end_date.0.as_str()))?;
         let (start, end) = (start.expect("given"), end.expect("given"));
         let (interval_param, agg_param) = (interval.0, agg.0);

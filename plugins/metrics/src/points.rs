@@ -4,6 +4,7 @@
 use dashtray_core::{
     dates,
     db::{offset_param, placeholders},
+    params::TextRule,
     sqlx,
     sqlx::Row,
     ApiError, Db,
@@ -71,6 +72,28 @@ impl Filter {
             binds.push(Bind::Int(end));
         }
         (sql, binds)
+    }
+}
+
+/// The `metric_id` path parameter: one metric id.
+pub struct MetricIdRule;
+
+impl TextRule for MetricIdRule {
+    const PATTERN: &'static str = r"^[A-Za-z0-9_.:-]{1,64}$";
+
+    fn accepts(value: &str) -> bool {
+        is_metric_id(value)
+    }
+}
+
+/// The `metric_id` query parameter: one metric id, or several separated by commas.
+pub struct MetricIdListRule;
+
+impl TextRule for MetricIdListRule {
+    const PATTERN: &'static str = r"^[A-Za-z0-9_.:-]{1,64}(,[A-Za-z0-9_.:-]{1,64})*$";
+
+    fn accepts(value: &str) -> bool {
+        value.split(',').all(is_metric_id)
     }
 }
 

@@ -1,10 +1,13 @@
 //! Property tests guarding the metrics list's query-string parsing: `Filter::parse` (the
-//! `metric_id` list and the date bounds) and the opaque `Cursor` encode/decode.
+//! `metric_id` list and the date bounds), the opaque `Cursor` encode/decode, and the
+//! metric id rules that stand in for the patterns the document shows.
 
 use std::collections::BTreeSet;
 
-use dashtray_core::{dates, ErrorCode};
-use dashtray_metrics::points::{is_metric_id, Cursor, Filter, MAX_METRIC_IDS};
+use dashtray_core::{dates, params::TextRule, ErrorCode};
+use dashtray_metrics::points::{
+    is_metric_id, Cursor, Filter, MetricIdListRule, MetricIdRule, MAX_METRIC_IDS,
+};
 use proptest::prelude::*;
 
 /// 256 cases unless `PROPTEST_CASES` says otherwise; no regression files are written
@@ -77,6 +80,22 @@ proptest! {
                 prop_assert_eq!(err.details().len(), 1);
                 prop_assert_eq!(&err.details()[0].parameter, "metric_id");
             }
+        }
+    }
+
+    /// What a client validates against (the pattern in openapi.yaml) and what the server
+    /// checks (the rule's code) must be the same language, or one of them lies.
+    #[test]
+    fn metric_id_rules_accept_exactly_what_their_patterns_match(
+        value in prop_oneof![id_list(), metric_id(), "[A-Za-z0-9_.:,-]{0,70}"],
+    ) {
+        let rules: [(&str, fn(&str) -> bool); 2] = [
+            (MetricIdRule::PATTERN, MetricIdRule::accepts),
+            (MetricIdListRule::PATTERN, MetricIdListRule::accepts),
+        ];
+        for (pattern, accepts) in rules {
+            let regex = regex::Regex::new(pattern).unwrap();
+            prop_assert_eq!(accepts(&value), regex.is_match(&value), "{} on {:?}", pattern, value);
         }
     }
 
