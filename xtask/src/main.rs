@@ -19,7 +19,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   openapi [--check]    write openapi.yaml from the built-in plugins (--check: fail if stale)
   docs [--check]       write docs/api and docs/snippets from openapi.yaml (--check: fail if stale)
   new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test
-  bench [--quick] [--backend sqlite|postgres] [--points N]   load-test the release server (docs/performance.md)";
+  bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS] [--import-rows N]
+                       load-test the release server and time an import (docs/performance.md)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

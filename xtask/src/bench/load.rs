@@ -31,6 +31,10 @@ pub struct Measured {
     pub p99_ms: f64,
     pub cpu_us_per_req: f64,
     pub rss_mb: f64,
+    /// The process's private memory (RssAnon) after the scenario: RSS less the pages of
+    /// mapped files, which with SQLite's memory-mapped reads count the database file once
+    /// per connection although the kernel's page cache holds it once.
+    pub anon_mb: f64,
     pub requests: u64,
     pub bad: u64,
 }
@@ -131,7 +135,8 @@ pub fn run(
         p50_ms: summary.p50_us / 1e3,
         p99_ms: summary.p99_us / 1e3,
         cpu_us_per_req: cpu_us / summary.requests.max(1) as f64,
-        rss_mb: peak_rss_kb(pid)? as f64 / 1024.0,
+        rss_mb: status_kb(pid, "VmHWM")? as f64 / 1024.0,
+        anon_mb: status_kb(pid, "RssAnon")? as f64 / 1024.0,
         requests: summary.requests,
         bad: summary.non_2xx_3xx + summary.socket_errors,
     })
@@ -149,14 +154,15 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(utime + stime)
 }
 
-/// The process's peak resident set (VmHWM), in kB: the most it has held since it started.
-pub fn peak_rss_kb(pid: u32) -> anyhow::Result<u64> {
+/// A field of `/proc/PID/status` in kB: `VmHWM` is the peak resident set since the
+/// process started, `RssAnon` its private part now.
+pub fn status_kb(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/PID/status")
+        .with_context(|| format!("no {field} in /proc/PID/status"))
 }
 
 fn clock_ticks_per_sec() -> u64 {

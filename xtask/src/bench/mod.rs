@@ -1,15 +1,18 @@
-//! `cargo xtask bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS]`:
-//! the release server under HTTP load against a generated data set, next to a bare poem
-//! app running the same SQL, so the framework's own cost per request shows.
+//! `cargo xtask bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS]
+//! [--import-rows N]`: the release server under HTTP load against a generated data set,
+//! next to a bare poem app running the same SQL, so the framework's own cost per request
+//! shows; and `dashtray import metrics` of a generated file, timed.
 //!
 //! Steps: build the release binaries; generate the data set (SQLite: kept under
 //! `target/bench/` and reused by points count; Postgres: a fresh schema, dropped at the
 //! end); start `dashtray serve` and time its first 200; load each scenario with `wrk`
-//! from a separate process; then the same for the bare server; print a table and write
+//! from a separate process; then the same for the bare server; time an import into a
+//! database of its own; print a table and write
 //! `target/bench/report.json` (and `report-<points>-<backend>.json`).
 
 mod dataset;
 mod http;
+mod import;
 mod load;
 mod report;
 
@@ -27,11 +30,14 @@ use dashtray_core::{
 };
 
 use dataset::{Dataset, Shape};
+use import::Imported;
 use load::{Req, Settings};
 use report::Row;
 
 const DEFAULT_POINTS: u64 = 10_000_000;
 const QUICK_POINTS: u64 = 100_000;
+const DEFAULT_IMPORT_ROWS: u64 = 1_000_000;
+const QUICK_IMPORT_ROWS: u64 = 100_000;
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// How many projects the revalidation scenario rotates over (an ETag fetched for each).
 const REVALIDATE_KEYS: usize = 100;
@@ -55,6 +61,8 @@ struct Args {
     points: u64,
     backend: Backend,
     duration: Duration,
+    /// Rows of the timed import; 0 skips it.
+    import_rows: u64,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Args> {
@@ -62,6 +70,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
         points: DEFAULT_POINTS,
         backend: Backend::Sqlite,
         duration: Duration::from_secs(8),
+        import_rows: DEFAULT_IMPORT_ROWS,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -71,7 +80,16 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
                 .with_context(|| format!("{name} needs a value"))
         };
         match arg.as_str() {
-            "--quick" => parsed.points = QUICK_POINTS,
+            "--quick" => {
+                parsed.points = QUICK_POINTS;
+                parsed.import_rows = QUICK_IMPORT_ROWS;
+            }
+            "--import-rows" => {
+                parsed.import_rows = value("--import-rows")?
+                    .replace('_', "")
+                    .parse()
+                    .context("--import-rows takes a number")?
+            }
             "--points" => {
                 parsed.points = value("--points")?
                     .replace('_', "")
@@ -114,7 +132,12 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     match args.backend {
         Backend::Sqlite => {
             let (url, dataset, cached) = sqlite_dataset(&runtime, &bins, &shape)?;
-            measure(&bins, &args, &url, &dataset, cached)
+            let file = dir.join("import.db");
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
+            let imported = timed_import(&bins, &args, &format!("sqlite://{}", file.display()))?;
+            measure(&bins, &args, &url, &dataset, cached, imported)
         }
         Backend::Postgres => {
             let base = std::env::var("DASHTRAY_TEST_POSTGRES_URL")
@@ -126,21 +149,47 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                     .duration_since(std::time::UNIX_EPOCH)?
                     .as_secs()
             );
-            runtime.block_on(on_server(&base, &format!("CREATE SCHEMA {schema}")))?;
+            let import_schema = format!("{schema}_import");
+            runtime.block_on(on_server(
+                &base,
+                &format!("CREATE SCHEMA {schema}; CREATE SCHEMA {import_schema}"),
+            ))?;
             let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+            let in_schema = |s: &str| format!("{base}{sep}options=-c%20search_path%3D{s}");
+            let url = in_schema(&schema);
             let result = (|| {
                 migrate(&bins, &url)?;
                 eprintln!("generating {} points into schema {schema}", shape.points);
                 let dataset = runtime.block_on(dataset::generate(&url, &shape))?;
-                measure(&bins, &args, &url, &dataset, false)
+                let imported = timed_import(&bins, &args, &in_schema(&import_schema))?;
+                measure(&bins, &args, &url, &dataset, false, imported)
             })();
             // Dropped whatever happened: a failed run must not leave 10M rows behind.
-            let dropped =
-                runtime.block_on(on_server(&base, &format!("DROP SCHEMA {schema} CASCADE")));
+            let dropped = runtime.block_on(on_server(
+                &base,
+                &format!("DROP SCHEMA {schema} CASCADE; DROP SCHEMA {import_schema} CASCADE"),
+            ));
             result.and(dropped)
         }
     }
+}
+
+/// Migrates the empty database at `url` and times an import of `--import-rows` points.
+fn timed_import(bins: &Bins, args: &Args, url: &str) -> anyhow::Result<Option<Imported>> {
+    if args.import_rows == 0 {
+        return Ok(None);
+    }
+    migrate(bins, url)?;
+    eprintln!(
+        "importing {} points with dashtray import metrics",
+        args.import_rows
+    );
+    let imported = import::measure(bins, url, args.import_rows)?;
+    eprintln!(
+        "  {} rows in {:.1} s: {:.0} rows/s",
+        imported.rows, imported.secs, imported.rows_per_sec
+    );
+    Ok(Some(imported))
 }
 
 struct Bins {
@@ -285,6 +334,7 @@ fn measure(
     url: &str,
     dataset: &Dataset,
     cached: bool,
+    imported: Option<Imported>,
 ) -> anyhow::Result<()> {
     let settings = Settings {
         threads: 1,
@@ -447,6 +497,7 @@ fn measure(
             rows: &rows,
             startup,
             generation_secs: (!cached).then_some(dataset.generation_secs),
+            imported,
             settings,
         },
     )
@@ -499,8 +550,13 @@ mod tests {
         let parsed = parse_args(&args).unwrap();
         assert_eq!(parsed.points, QUICK_POINTS);
         assert_eq!(parsed.backend, Backend::Postgres);
-        let args: Vec<String> = ["--points", "1_000_000"].map(String::from).to_vec();
-        assert_eq!(parse_args(&args).unwrap().points, 1_000_000);
+        assert_eq!(parsed.import_rows, QUICK_IMPORT_ROWS);
+        let args: Vec<String> = ["--points", "1_000_000", "--import-rows", "0"]
+            .map(String::from)
+            .to_vec();
+        let parsed = parse_args(&args).unwrap();
+        assert_eq!(parsed.points, 1_000_000);
+        assert_eq!(parsed.import_rows, 0, "0 skips the import");
         assert!(parse_args(&["--backend".into(), "mysql".into()]).is_err());
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     dataset::Shape,
+    import::Imported,
     load::{Measured, Settings},
 };
 
@@ -25,6 +26,8 @@ pub struct Run<'a> {
     pub startup: Duration,
     /// `None` when the data set was reused.
     pub generation_secs: Option<f64>,
+    /// The timed `dashtray import metrics`, unless skipped.
+    pub imported: Option<Imported>,
     pub settings: Settings,
 }
 
@@ -112,6 +115,12 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         .filter(|s| !s.name.starts_with("bare_"))
         .map(|s| s.rss_mb)
         .fold(0.0, f64::max);
+    let peak_anon = run
+        .rows
+        .iter()
+        .filter(|r| !r.name.starts_with("bare_"))
+        .map(|r| r.measured.anon_mb)
+        .fold(0.0, f64::max);
 
     eprintln!(
         "\n{} points, {}, wrk -t{} -c{} -d{}s (after {}s of warm-up), deep page offset {}",
@@ -124,13 +133,13 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         run.shape.deep_offset
     );
     eprintln!(
-        "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "cpu us/req", "rss MB"
+        "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "cpu us/req", "rss MB", "anon MB"
     );
-    for s in &scenarios {
+    for (s, row) in scenarios.iter().zip(run.rows) {
         eprintln!(
-            "{:<20} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1}",
-            s.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req, s.rss_mb
+            "{:<20} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1}",
+            s.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req, s.rss_mb, row.measured.anon_mb
         );
     }
     let startup_ms = run.startup.as_secs_f64() * 1e3;
@@ -177,6 +186,12 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
             "< 150 MB",
             Some(peak_rss < 150.0),
         ),
+        (
+            "private memory (anon)",
+            format!("{peak_anon:.1} MB"),
+            "< 150 MB",
+            Some(peak_anon < 150.0),
+        ),
     ];
     eprintln!(
         "\n{:<24} {:>10} {:>10}  verdict",
@@ -193,6 +208,12 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
     );
     if let Some(secs) = run.generation_secs {
         eprintln!("data set generated in {secs:.1}s");
+    }
+    if let Some(imported) = &run.imported {
+        eprintln!(
+            "import: {} rows in {:.1}s, {:.0} rows/s",
+            imported.rows, imported.secs, imported.rows_per_sec
+        );
     }
 
     let report = Report {
@@ -213,7 +234,9 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         "points": run.shape.points,
         "startup_to_first_200_ms": (startup_ms * 10.0).round() / 10.0,
         "generation_secs": run.generation_secs,
+        "import": run.imported,
         "peak_rss_mb_full": peak_rss,
+        "peak_anon_mb_full": (peak_anon * 10.0).round() / 10.0,
         "shape": run.shape,
         // Other work on the machine skews the figures: keep a trace of how busy it was.
         "loadavg_after": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
