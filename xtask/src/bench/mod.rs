@@ -435,58 +435,46 @@ fn measure(
         ("dashboards", keyed("/api/v1/dashboards".into()), 200),
         ("revalidate_304", revalidate, 304),
     ];
-    for (name, reqs, expected) in full_scenarios {
-        rows.push(scenario(bins, &full, name, &reqs, expected, settings)?);
-    }
-    drop(full);
-
+    // The bare server waits, idle, beside the full one: each baseline runs right after
+    // the scenario it is compared with, so both meet the database's caches alike (run
+    // after all of the full server's scenarios, the baseline found them warmer).
     let port = free_port()?;
     let mut bare = Command::new(&bins.bare);
     bare.args([url, &format!("127.0.0.1:{port}")])
         .current_dir(&bins.dir);
     let (bare, _) = start(bare, port, "/health", &bins.dir.join("bare.log"))?;
-    let bare_page: Vec<Req> = rotation
-        .iter()
-        .map(|p| Req {
-            path: format!("/metrics?project={}&{page}", p.id),
-            headers: Vec::new(),
-        })
-        .collect();
-    let bare_page_1000: Vec<Req> = rotation
-        .iter()
-        .map(|p| Req {
-            path: format!("/metrics?project={}&limit=1000", p.id),
-            headers: Vec::new(),
-        })
-        .collect();
-    let bare_health = vec![Req {
-        path: "/health".into(),
-        headers: Vec::new(),
-    }];
-    rows.push(scenario(
-        bins,
-        &bare,
-        "bare_health",
-        &bare_health,
-        200,
-        settings,
-    )?);
-    rows.push(scenario(
-        bins,
-        &bare,
-        "bare_metrics_page",
-        &bare_page,
-        200,
-        settings,
-    )?);
-    rows.push(scenario(
-        bins,
-        &bare,
-        "bare_metrics_page_1000",
-        &bare_page_1000,
-        200,
-        settings,
-    )?);
+    let bare_rotation = |query: String| -> Vec<Req> {
+        rotation
+            .iter()
+            .map(|p| Req {
+                path: format!("/metrics?project={}&{query}", p.id),
+                headers: Vec::new(),
+            })
+            .collect()
+    };
+    let baseline = |name: &str| -> Option<(&'static str, Vec<Req>)> {
+        match name {
+            "health" => Some((
+                "bare_health",
+                vec![Req {
+                    path: "/health".into(),
+                    headers: Vec::new(),
+                }],
+            )),
+            "metrics_page" => Some(("bare_metrics_page", bare_rotation(page.clone()))),
+            "metrics_page_1000" => {
+                Some(("bare_metrics_page_1000", bare_rotation("limit=1000".into())))
+            }
+            _ => None,
+        }
+    };
+    for (name, reqs, expected) in full_scenarios {
+        rows.push(scenario(bins, &full, name, &reqs, expected, settings)?);
+        if let Some((bare_name, bare_reqs)) = baseline(name) {
+            rows.push(scenario(bins, &bare, bare_name, &bare_reqs, 200, settings)?);
+        }
+    }
+    drop(full);
     drop(bare);
 
     report::write(
