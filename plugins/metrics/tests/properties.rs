@@ -47,6 +47,11 @@ fn model_ids(list: &str) -> Option<BTreeSet<String>> {
         .then(|| items.into_iter().map(str::to_owned).collect())
 }
 
+/// The rule's code and the pattern it documents give the same verdict on `value`.
+fn agrees<R: TextRule>(value: &str) -> bool {
+    R::accepts(value) == regex::Regex::new(R::PATTERN).unwrap().is_match(value)
+}
+
 /// Values for `start_date` / `end_date`: real ones, and anything.
 fn bound() -> impl Strategy<Value = Option<String>> {
     proptest::option::of(prop_oneof![
@@ -89,14 +94,13 @@ proptest! {
     fn metric_id_rules_accept_exactly_what_their_patterns_match(
         value in prop_oneof![id_list(), metric_id(), "[A-Za-z0-9_.:,-]{0,70}"],
     ) {
-        let rules: [(&str, fn(&str) -> bool); 2] = [
-            (MetricIdRule::PATTERN, MetricIdRule::accepts),
-            (MetricIdListRule::PATTERN, MetricIdListRule::accepts),
-        ];
-        for (pattern, accepts) in rules {
-            let regex = regex::Regex::new(pattern).unwrap();
-            prop_assert_eq!(accepts(&value), regex.is_match(&value), "{} on {:?}", pattern, value);
-        }
+        prop_assert!(agrees::<MetricIdRule>(&value), "{} on {:?}", MetricIdRule::PATTERN, value);
+        prop_assert!(
+            agrees::<MetricIdListRule>(&value),
+            "{} on {:?}",
+            MetricIdListRule::PATTERN,
+            value
+        );
     }
 
     #[test]
