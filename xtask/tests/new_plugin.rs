@@ -40,7 +40,7 @@ fn copy_workspace(root: &Path, copy: &Path) {
     for file in ["Cargo.toml", "Cargo.lock"] {
         std::fs::copy(root.join(file), copy.join(file)).unwrap();
     }
-    for dir in [".cargo", "core", "plugins", "src", "xtask"] {
+    for dir in [".cargo", "benches", "core", "plugins", "src", "xtask"] {
         copy_dir(&root.join(dir), &copy.join(dir));
     }
 }
