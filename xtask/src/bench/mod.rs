@@ -5,10 +5,11 @@
 //!
 //! Steps: build the release binaries; generate the data set (SQLite: kept under
 //! `target/bench/` and reused by points count; Postgres: a fresh schema, dropped at the
-//! end); start `dashtray serve` and time its first 200; load each scenario with `wrk`
-//! from a separate process; then the same for the bare server; time an import into a
-//! database of its own; print a table and write
-//! `target/bench/report.json` (and `report-<points>-<backend>.json`).
+//! end); time an import into a database of its own; start `dashtray serve` (timing its
+//! first 200) and the bare server beside it; load each scenario with `wrk` from a
+//! separate process, each bare baseline right after the scenario it is compared with;
+//! print a table and write `target/bench/report.json` (and
+//! `report-<points>-<backend>.json`).
 
 mod dataset;
 mod http;
