@@ -75,10 +75,28 @@ fn fill(template: &str, name: &str) -> String {
         .replace("{{Pascal}}", &pascal(name))
 }
 
-/// Inserts `line` after the last line of `text` that `is_anchor` accepts.
-fn insert_after_last(text: &str, is_anchor: impl Fn(&str) -> bool, line: &str) -> Option<String> {
+/// Inserts `line` after the last line of `text` that `is_anchor` accepts. With `table`,
+/// only the lines of that TOML table count (from its `[header]` to the next header): a
+/// dependency line of the same shape in another table is not an anchor.
+fn insert_after_last(
+    text: &str,
+    table: Option<&str>,
+    is_anchor: impl Fn(&str) -> bool,
+    line: &str,
+) -> Option<String> {
     let mut lines: Vec<&str> = text.lines().collect();
-    let at = lines.iter().rposition(|l| is_anchor(l))?;
+    let (start, end) = match table {
+        None => (0, lines.len()),
+        Some(header) => {
+            let start = lines.iter().position(|l| l.trim() == header)? + 1;
+            let end = lines[start..]
+                .iter()
+                .position(|l| l.starts_with('['))
+                .map_or(lines.len(), |n| start + n);
+            (start, end)
+        }
+    };
+    let at = start + lines[start..end].iter().rposition(|l| is_anchor(l))?;
     lines.insert(at + 1, line);
     Some(lines.join("\n") + "\n")
 }
@@ -93,27 +111,23 @@ fn register_in_workspace(root: &Path, name: &str, manual: &mut Vec<String>) -> a
     let member = |l: &str| l.starts_with("    \"plugins/");
     let path_dependency = |l: &str| l.starts_with("dashtray-") && l.contains("{ path = \"plugins/");
     let dependency = |l: &str| l.starts_with("dashtray-") && l.ends_with(".workspace = true");
-    let edits: [(Anchor, String, &str); 3] = [
+    let edits: [(&str, Anchor, String); 3] = [
+        ("[workspace]", &member, format!("    \"plugins/{name}\",")),
         (
-            &member,
-            format!("    \"plugins/{name}\","),
-            "[workspace] members",
-        ),
-        (
+            "[workspace.dependencies]",
             &path_dependency,
             format!("dashtray-{name} = {{ path = \"plugins/{name}\" }}"),
-            "[workspace.dependencies]",
         ),
         (
+            "[dependencies]",
             &dependency,
             format!("dashtray-{name}.workspace = true"),
-            "[dependencies] of dashtray",
         ),
     ];
-    for (is_anchor, line, section) in edits {
-        match insert_after_last(&text, is_anchor, &line) {
+    for (table, is_anchor, line) in edits {
+        match insert_after_last(&text, Some(table), is_anchor, &line) {
             Some(edited) => text = edited,
-            None => manual.push(format!("{line}   (Cargo.toml, {section})")),
+            None => manual.push(format!("{line}   (Cargo.toml, {table})")),
         }
     }
     std::fs::write(&path, text).context("write Cargo.toml")
@@ -125,6 +139,7 @@ fn register_builtin(root: &Path, name: &str, manual: &mut Vec<String>) -> anyhow
     let line = format!("        Arc::new(dashtray_{name}::{}Plugin),", pascal(name));
     match insert_after_last(
         &text,
+        None,
         |l| l.starts_with("        Arc::new(dashtray_"),
         &line,
     ) {
@@ -156,9 +171,24 @@ mod tests {
         let text = "a\n  x1\n  x2\nb\n";
         let x = |l: &str| l.starts_with("  x");
         assert_eq!(
-            insert_after_last(text, x, "  x3").unwrap(),
+            insert_after_last(text, None, x, "  x3").unwrap(),
             "a\n  x1\n  x2\n  x3\nb\n"
         );
-        assert_eq!(insert_after_last(text, |l| l == "zz", "q"), None);
+        assert_eq!(insert_after_last(text, None, |l| l == "zz", "q"), None);
+    }
+
+    #[test]
+    fn in_a_table_only_its_own_lines_are_anchors() {
+        let toml = "[dependencies]\nd-a = 1\n\n[dev-dependencies]\nd-b = 1\n";
+        let d = |l: &str| l.starts_with("d-");
+        assert_eq!(
+            insert_after_last(toml, Some("[dependencies]"), d, "d-new = 1").unwrap(),
+            "[dependencies]\nd-a = 1\nd-new = 1\n\n[dev-dependencies]\nd-b = 1\n"
+        );
+        assert_eq!(
+            insert_after_last(toml, Some("[features]"), d, "d-new = 1"),
+            None,
+            "no such table"
+        );
     }
 }
