@@ -7,11 +7,10 @@
 //! The difference between the two is what the C ABI adds: the request envelope as JSON,
 //! the call on a blocking thread, the answer parsed back into a response.
 
-use std::{collections::BTreeSet, path::PathBuf, process::Command, sync::Arc};
+use std::{path::PathBuf, process::Command, sync::Arc};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dashtray_core::{
-    auth::{store, store::NewProject, Plan},
     clock::SystemClock,
     testing::{Backend, TestApp, TestDb},
     Config, Mounted, Plugin, PluginContext, PluginError, Principal,
@@ -97,32 +96,8 @@ async fn app(db: &TestDb, plugin: Arc<dyn Plugin>) -> (TestApp, String) {
     let mut config = Config::default();
     config.plugin.insert("goals".into(), goals_config());
     let app = TestApp::start(db, vec![plugin], config, Arc::new(SystemClock)).await;
-    let project = store::create_project(
-        &app.services.db,
-        NewProject {
-            name: "Bench".into(),
-            slug: None,
-            plan: Plan::Scale,
-            rate_limit_per_hour: Some(1_000_000_000),
-        },
-        0,
-    )
-    .await
-    .expect("project");
-    let scopes: BTreeSet<String> = [SCOPE.to_owned()].into();
-    let hasher = app.services.authenticator.hasher().clone();
-    let (_, key) = store::create_key(
-        &app.services.db,
-        &hasher,
-        &project.id,
-        "bench",
-        &scopes,
-        None,
-        0,
-    )
-    .await
-    .expect("key");
-    (app, format!("Bearer {key}"))
+    let bearer = app.bearer_for_new_project(&[SCOPE]).await;
+    (app, bearer)
 }
 
 fn bench(c: &mut Criterion) {

@@ -8,11 +8,10 @@
 //! `cargo bench -p dashtray-core --bench request_path` (Postgres and Redis cases need
 //! `DASHTRAY_TEST_POSTGRES_URL` and `DASHTRAY_TEST_REDIS_URL`).
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dashtray_core::{
-    auth::{store, store::NewProject, Plan},
     clock::SystemClock,
     config::{RateLimitBackend, SecretUrl},
     testing::{service_url, Backend, TestApp, TestDb, REDIS_ENV},
@@ -63,32 +62,8 @@ async fn app(db: &TestDb, ttl_secs: u64, backend: RateLimitBackend) -> (TestApp,
         config.ratelimit.redis_url = Some(serde_json::from_value::<SecretUrl>(url.into()).unwrap());
     }
     let app = TestApp::start(db, vec![Arc::new(Bench)], config, Arc::new(SystemClock)).await;
-    let project = store::create_project(
-        &app.services.db,
-        NewProject {
-            name: "Bench".into(),
-            slug: Some(dashtray_core::auth::key::random_base62(8).to_lowercase()),
-            plan: Plan::Scale,
-            rate_limit_per_hour: Some(1_000_000_000),
-        },
-        0,
-    )
-    .await
-    .unwrap();
-    let scopes: BTreeSet<String> = ["bench:read".to_owned()].into();
-    let hasher = app.services.authenticator.hasher().clone();
-    let (_, key) = store::create_key(
-        &app.services.db,
-        &hasher,
-        &project.id,
-        "b",
-        &scopes,
-        None,
-        0,
-    )
-    .await
-    .unwrap();
-    (app, format!("Bearer {key}"))
+    let bearer = app.bearer_for_new_project(&["bench:read"]).await;
+    (app, bearer)
 }
 
 fn bench(c: &mut Criterion) {

@@ -221,4 +221,30 @@ impl TestApp {
     ) -> poem::test::TestClient<&poem::endpoint::BoxEndpoint<'static, poem::Response>> {
         poem::test::TestClient::new(&self.endpoint)
     }
+
+    /// A new Scale project with a budget no test or benchmark uses up, and a key of it
+    /// with `scopes`: the `Authorization` header value to send.
+    pub async fn bearer_for_new_project(&self, scopes: &[&str]) -> String {
+        use crate::auth::{key, store, Plan};
+        let db = &self.services.db;
+        let project = store::create_project(
+            db,
+            store::NewProject {
+                name: "Test project".into(),
+                // Several may share one database: the slug must not come from the name.
+                slug: Some(key::random_base62(8).to_lowercase()),
+                plan: Plan::Scale,
+                rate_limit_per_hour: Some(1_000_000_000),
+            },
+            0,
+        )
+        .await
+        .expect("create a project");
+        let scopes = scopes.iter().map(|s| s.to_string()).collect();
+        let hasher = self.services.authenticator.hasher().clone();
+        let (_, key) = store::create_key(db, &hasher, &project.id, "test", &scopes, None, 0)
+            .await
+            .expect("create a key");
+        format!("Bearer {key}")
+    }
 }
