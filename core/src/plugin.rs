@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use poem::{endpoint::BoxEndpoint, EndpointExt, IntoEndpoint, Response};
+use poem::{endpoint::BoxEndpoint, IntoEndpoint, Response};
 use poem_openapi::{OpenApi, OpenApiService};
 
 use crate::{clock::SharedClock, config::Config, db::Db, migrate::Migration, services::Services};
@@ -77,13 +77,13 @@ impl Mounted {
         let service = OpenApiService::new(api, "plugin", "0");
         let spec = serde_json::from_str(&service.spec())
             .map_err(|e| PluginError::new(format!("its spec is not valid JSON: {e}")))?;
-        Ok(Mounted::new(service.into_endpoint().boxed(), spec))
+        Ok(Mounted::new(service.into_endpoint(), spec))
     }
 
     /// Routes and spec supplied separately (dynamic plugins, tests).
     pub fn new(endpoint: BoxEndpoint<'static, Response>, spec: serde_json::Value) -> Mounted {
         Mounted {
-            endpoint: endpoint.map_to_response().boxed(),
+            endpoint,
             spec,
             public: BTreeSet::new(),
             uncounted: BTreeSet::new(),
