@@ -102,7 +102,7 @@ impl KeyHasher {
             }
             None => Sha256::digest(key.as_bytes()).into(),
         };
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(digest)
     }
 }
 

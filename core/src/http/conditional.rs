@@ -83,8 +83,7 @@ impl<E: Endpoint> Endpoint for ConditionalGetEndpoint<E> {
 /// A strong validator: the first 128 bits of the body's SHA-256.
 pub fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored.

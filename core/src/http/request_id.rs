@@ -1,8 +1,6 @@
 //! Request ids: kept from the caller when well-formed, generated otherwise, echoed in
 //! `X-Request-Id`, and available to every layer (error bodies, log lines) of the request.
 
-use std::fmt::Write;
-
 use poem::{http::HeaderValue, Endpoint, IntoResponse, Request, Response, Result};
 use rand::RngCore;
 
@@ -32,10 +30,7 @@ pub fn accept(candidate: &str) -> bool {
 pub fn generate() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex::encode(bytes)
 }
 
 /// The outermost layer: fixes the id, runs the rest of the request in its scope, and
