@@ -4,6 +4,9 @@
 //! Wraps each plugin's endpoint, inside the router, so the router sees a 304 and gives
 //! the request back to the project's budget.
 
+use std::future::Future;
+
+use futures_util::FutureExt;
 use poem::{
     http::{header, HeaderValue, Method, StatusCode},
     Body, Endpoint, IntoResponse, Middleware, Request, Response, Result,
@@ -42,10 +45,25 @@ pub struct ConditionalGetEndpoint<E> {
 impl<E: Endpoint> Endpoint for ConditionalGetEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> Result<Response> {
+    // Built from combinators, so the inner future is held once (see
+    // `RequestIdEndpoint::call`).
+    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
         let is_get = req.method() == Method::GET;
         let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
-        let resp = self.inner.call(req).await?.into_response();
+        self.inner.call(req).then(move |result| async move {
+            self.tag(result?.into_response(), is_get, if_none_match)
+                .await
+        })
+    }
+}
+
+impl<E> ConditionalGetEndpoint<E> {
+    async fn tag(
+        &self,
+        resp: Response,
+        is_get: bool,
+        if_none_match: Option<HeaderValue>,
+    ) -> Result<Response> {
         // Answers that chose their own caching (health: no-store) are left alone.
         if !is_get
             || resp.status() != StatusCode::OK

@@ -4,7 +4,9 @@
 //! that does not parse, an unknown route, a panic). This module maps the foreign ones to
 //! an `ApiError`, and renders an `ApiError` in exactly one way.
 
-use std::sync::Arc;
+use std::{future::Future, panic::AssertUnwindSafe, sync::Arc};
+
+use futures_util::FutureExt;
 
 use poem::{
     error::{MethodNotAllowedError, NotFoundError},
@@ -207,16 +209,49 @@ pub struct NormaliseEndpoint<E> {
 impl<E: Endpoint> Endpoint for NormaliseEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> Result<Response> {
-        match self.inner.call(req).await {
+    // Built from combinators, so the inner future is held once (see
+    // `RequestIdEndpoint::call`).
+    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+        let document = &self.document;
+        self.inner.call(req).map(move |result| match result {
             Ok(resp) => Ok(resp.into_response()),
-            Err(err) => Ok(to_api_error(err, Some(&self.document)).to_response()),
-        }
+            Err(err) => Ok(to_api_error(err, Some(document)).to_response()),
+        })
     }
 }
 
-/// The answer to a panic in a handler: a 500 like any other, the server keeps serving.
-pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+/// A panic in a handler answers its own request with a 500 like any other, and the
+/// server keeps serving.
+pub struct PanicGuard;
+
+impl<E: Endpoint> Middleware<E> for PanicGuard {
+    type Output = PanicGuardEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        PanicGuardEndpoint { inner }
+    }
+}
+
+pub struct PanicGuardEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for PanicGuardEndpoint<E> {
+    type Output = Response;
+
+    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+        // A handler that panicked is never polled again, so no state it left half-done
+        // is observed: that is what makes the assertion true.
+        AssertUnwindSafe(self.inner.call(req))
+            .catch_unwind()
+            .map(|caught| match caught {
+                Ok(result) => result.map(IntoResponse::into_response),
+                Err(panic) => Ok(panic_response(panic)),
+            })
+    }
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -3,8 +3,12 @@
 //! A request over a bound is answered like any other bad input (SPEC's error body naming
 //! what was too large) or, past the time limit, 503 — never left to hang a connection.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
+use futures_util::{
+    future::{lazy, Either},
+    FutureExt,
+};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 use crate::error::ApiError;
@@ -45,17 +49,23 @@ pub struct LimitsEndpoint<E> {
 impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> Result<Response> {
-        if let Some(refusal) = oversized(&req) {
-            return Ok(refusal.to_response());
-        }
-        match tokio::time::timeout(self.timeout, self.inner.call(req)).await {
-            Ok(result) => result.map(IntoResponse::into_response),
-            Err(_) => Ok(ApiError::unavailable(anyhow::anyhow!(
-                "the request took longer than {:?}",
-                self.timeout
-            ))
-            .to_response()),
+    // Built from combinators, so the inner future is held once (see
+    // `RequestIdEndpoint::call`); a refused request is dropped before any of it runs.
+    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+        let timeout = self.timeout;
+        match oversized(&req) {
+            Some(refusal) => Either::Left(lazy(move |_| Ok(refusal.to_response()))),
+            None => Either::Right(tokio::time::timeout(timeout, self.inner.call(req)).map(
+                move |finished| {
+                    match finished {
+                        Ok(result) => result.map(IntoResponse::into_response),
+                        Err(_) => Ok(ApiError::unavailable(anyhow::anyhow!(
+                            "the request took longer than {timeout:?}"
+                        ))
+                        .to_response()),
+                    }
+                },
+            )),
         }
     }
 }

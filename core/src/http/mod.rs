@@ -1,11 +1,20 @@
 //! The request path, outermost first:
 //!
-//! request id → tracing span → panic guard → auth → [rate limit] → error normaliser →
-//! router (with each operation's policy) → plugin handler.
+//! request id → request URI → tracing span → [CORS] → size and time limits → panic
+//! guard → error normaliser → routes: `/api/v1` (auth → router, with each operation's
+//! policy and [rate limit] → conditional GET → plugin handler), `/docs`, and 404.
 //!
 //! Each concern is one layer in one module. The auth layer turns credentials into an
 //! outcome without rejecting; the router, which knows the operation, enforces its
 //! policy. Layers above the normaliser see finished responses.
+//!
+//! A layer that only works before and after the inner call (request id, span, limits,
+//! panic guard, normaliser, conditional GET) is a plain `fn` that passes the request on
+//! and builds its future from combinators (`map`, `then`). An `async fn`, or an `async`
+//! block awaiting the inner call, keeps a second copy of what it moves, and a stack of
+//! them made every request's future 11 KB to allocate and copy (a test below holds the
+//! line). Layers that await work of their own first (auth, the rate limit) are
+//! `async fn`s.
 
 pub mod auth;
 pub mod conditional;
@@ -29,15 +38,36 @@ impl RequestUri {
     }
 }
 
-async fn remember_uri<E: Endpoint>(next: E, mut req: Request) -> poem::Result<Response> {
-    let uri = req.uri().clone();
-    req.extensions_mut().insert(RequestUri(uri));
-    next.call(req).await.map(IntoResponse::into_response)
+/// Keeps [`RequestUri`] for the layers and handlers below.
+struct RememberUri;
+
+impl<E: Endpoint> Middleware<E> for RememberUri {
+    type Output = RememberUriEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        RememberUriEndpoint { inner }
+    }
 }
 
+struct RememberUriEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for RememberUriEndpoint<E> {
+    type Output = E::Output;
+
+    fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<E::Output>> + Send {
+        let uri = req.uri().clone();
+        req.extensions_mut().insert(RequestUri(uri));
+        self.inner.call(req)
+    }
+}
+
+use std::future::Future;
+
 use poem::{
-    endpoint::make_sync, get, middleware::CatchPanic, web::Html, Endpoint, EndpointExt,
-    IntoResponse, Request, Response, Route,
+    endpoint::make_sync, get, web::Html, Endpoint, EndpointExt, Middleware, Request, Response,
+    Route,
 };
 
 use crate::{registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html};
@@ -62,15 +92,15 @@ pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respo
         // Routing itself can fail before any route runs (a path segment that does not
         // decode as UTF-8): that answer is normalised too.
         .with(normalise())
-        .with(CatchPanic::new().with_handler(errors::panic_response))
+        .with(errors::PanicGuard)
         .with(limits::Limits::new(http.request_timeout_secs))
         .with_if(
             !http.cors_allowed_origins.is_empty(),
             cors(&http.cors_allowed_origins),
         )
-        .around(trace::layer)
-        .around(remember_uri);
-    routes.around(request_id::layer)
+        .with(trace::Trace)
+        .with(RememberUri);
+    routes.with(request_id::RequestId)
 }
 
 /// CORS for the configured origins: GET from a browser with a key, and the headers a
@@ -95,5 +125,31 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
     match origins.iter().any(|o| o == "*") {
         true => cors,
         false => cors.allow_origins(origins.iter().map(String::as_str)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config::Config, db::Db, registry::Registry};
+
+    /// Each layer holds the request once, in the call it passes it to: an `async fn`
+    /// layer keeps its own copy beside that call, and a stack of them made this future
+    /// 11 KB in a release build, allocated and copied for every request. It is now
+    /// 2.3 KB in release and 4.3 KB in this (debug) build; one `.around` layer more adds
+    /// 1.5 KB.
+    #[tokio::test]
+    async fn each_layer_holds_the_request_once() {
+        let config = Config::default();
+        let services = Services::system(config.clone(), Db::lazy(&config.database).unwrap());
+        let api = Registry::new(vec![]).unwrap().mount(&services).unwrap();
+        let app = app(api, &services);
+        let request = Request::builder().uri_str("/api/v1/health").finish();
+        let future = app.call(request);
+        let size = std::mem::size_of_val(&future);
+        assert!(
+            size <= 10 * std::mem::size_of::<Request>(),
+            "the outermost request future takes {size} bytes"
+        );
     }
 }
