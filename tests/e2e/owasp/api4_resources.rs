@@ -64,6 +64,58 @@ fn a_connection_held_open_without_a_request_is_closed() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
+/// One keep-alive request on `stream`; the answer's status line.
+fn health_on(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).unwrap(),
+            1,
+            "the connection stayed open"
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .expect("a content-length")
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    head.lines().next().unwrap().to_owned()
+}
+
+#[test]
+fn a_connection_is_closed_once_silent_after_its_answers_and_kept_while_it_talks() {
+    let server = Server::start(&[("DASHTRAY_HTTP__IDLE_TIMEOUT_SECS", "1")]);
+    let mut stream = TcpStream::connect(host_port(&server)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Talking every 400 ms for 2.4 s: more than twice the timeout, on one connection.
+    for _ in 0..6 {
+        assert_eq!(health_on(&mut stream), "HTTP/1.1 200 OK");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let silent = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = stream.read(&mut buf).unwrap_or(0);
+    assert_eq!(
+        read, 0,
+        "the server closes the connection once it is silent"
+    );
+    assert!(
+        silent.elapsed() < Duration::from_secs(8),
+        "closed about a second after the last answer"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_stuck_on_the_database_is_answered_503_at_the_timeout() {
     let Some(db) = TestDb::new(Backend::Postgres).await else {
