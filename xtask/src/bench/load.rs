@@ -116,6 +116,43 @@ fn wrk(
     Ok(serde_json::from_str(json)?)
 }
 
+impl Measured {
+    /// Several runs of one scenario as one: throughput and CPU over all of their
+    /// requests, the median of their percentiles, the highest memory.
+    pub fn combine(runs: &[Measured]) -> Measured {
+        let requests: u64 = runs.iter().map(|m| m.requests).sum();
+        let secs: f64 = runs
+            .iter()
+            .map(|m| m.requests as f64 / m.rps.max(1e-9))
+            .sum();
+        let cpu_us: f64 = runs
+            .iter()
+            .map(|m| m.cpu_us_per_req * m.requests as f64)
+            .sum();
+        Measured {
+            rps: requests as f64 / secs.max(1e-9),
+            p50_ms: median(runs.iter().map(|m| m.p50_ms)),
+            p99_ms: median(runs.iter().map(|m| m.p99_ms)),
+            cpu_us_per_req: cpu_us / requests.max(1) as f64,
+            rss_mb: runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max),
+            anon_mb: runs.iter().map(|m| m.anon_mb).fold(0.0, f64::max),
+            requests,
+            bad: runs.iter().map(|m| m.bad).sum(),
+        }
+    }
+}
+
+/// The middle value (the mean of the middle two for an even count); 0 for none.
+pub fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// Warms the server up (caches, pool, key cache) on the same rotation, then measures.
 pub fn run(
     addr: SocketAddr,
@@ -172,4 +209,42 @@ fn clock_ticks_per_sec() -> u64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rps: f64, requests: u64, p50_ms: f64, cpu_us_per_req: f64) -> Measured {
+        Measured {
+            rps,
+            p50_ms,
+            p99_ms: p50_ms * 2.0,
+            cpu_us_per_req,
+            rss_mb: rps / 1000.0,
+            anon_mb: 1.0,
+            requests,
+            bad: 0,
+        }
+    }
+
+    #[test]
+    fn runs_combine_over_all_their_requests() {
+        // 1,000 requests in 1 s and 1,000 in 4 s: 2,000 in 5 s is 400/s, not the mean
+        // of 1,000 and 250.
+        let combined =
+            Measured::combine(&[run(1000.0, 1000, 1.0, 10.0), run(250.0, 1000, 3.0, 30.0)]);
+        assert!((combined.rps - 400.0).abs() < 1e-6, "{}", combined.rps);
+        assert_eq!(combined.requests, 2000);
+        assert!((combined.cpu_us_per_req - 20.0).abs() < 1e-9);
+        assert_eq!(combined.p50_ms, 2.0);
+        assert_eq!(combined.rss_mb, 1.0);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), 2.5);
+        assert_eq!(median(std::iter::empty()), 0.0);
+    }
 }

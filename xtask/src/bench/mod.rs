@@ -7,8 +7,8 @@
 //! `target/bench/` and reused by points count; Postgres: a fresh schema, dropped at the
 //! end); time an import into a database of its own; start `dashtray serve` (timing its
 //! first 200) and the bare server beside it; load each scenario with `wrk` from a
-//! separate process, each bare baseline right after the scenario it is compared with;
-//! print a table and write `target/bench/report.json` (and
+//! separate process, a scenario with a bare baseline in short rounds alternating with
+//! it; print a table and write `target/bench/report.json` (and
 //! `report-<points>-<backend>.json`).
 
 mod dataset;
@@ -32,7 +32,7 @@ use dashtray_core::{
 
 use dataset::{Dataset, Shape};
 use import::Imported;
-use load::{Req, Settings};
+use load::{Measured, Req, Settings};
 use report::Row;
 
 const DEFAULT_POINTS: u64 = 10_000_000;
@@ -436,9 +436,10 @@ fn measure(
         ("dashboards", keyed("/api/v1/dashboards".into()), 200),
         ("revalidate_304", revalidate, 304),
     ];
-    // The bare server waits, idle, beside the full one: each baseline runs right after
-    // the scenario it is compared with, so both meet the database's caches alike (run
-    // after all of the full server's scenarios, the baseline found them warmer).
+    // The bare server waits, idle, beside the full one: each baseline runs in rounds
+    // with the scenario it is compared with, so both meet the database's caches and the
+    // machine's load alike (run after all of the full server's scenarios, the baseline
+    // found the caches warmer).
     let port = free_port()?;
     let mut bare = Command::new(&bins.bare);
     bare.args([url, &format!("127.0.0.1:{port}")])
@@ -469,11 +470,28 @@ fn measure(
             _ => None,
         }
     };
+    let mut paired_ratios = Vec::new();
     for (name, reqs, expected) in full_scenarios {
-        rows.push(scenario(bins, &full, name, &reqs, expected, settings)?);
-        if let Some((bare_name, bare_reqs)) = baseline(name) {
-            rows.push(scenario(bins, &bare, bare_name, &bare_reqs, 200, settings)?);
-        }
+        let scenario = Scenario {
+            server: &full,
+            name,
+            reqs: &reqs,
+            expected,
+        };
+        let Some((bare_name, bare_reqs)) = baseline(name) else {
+            rows.push(measure_one(bins, &scenario, settings)?);
+            continue;
+        };
+        let bare = Scenario {
+            server: &bare,
+            name: bare_name,
+            reqs: &bare_reqs,
+            expected: 200,
+        };
+        let pair = measure_pair(bins, &scenario, &bare, settings)?;
+        paired_ratios.push((name.to_owned(), pair.ratio));
+        rows.push(pair.full);
+        rows.push(pair.bare);
     }
     drop(full);
     drop(bare);
@@ -484,6 +502,7 @@ fn measure(
             backend: args.backend.name(),
             shape: &dataset.shape,
             rows: &rows,
+            paired_ratios: &paired_ratios,
             startup,
             generation_secs: (!cached).then_some(dataset.generation_secs),
             imported,
@@ -492,20 +511,37 @@ fn measure(
     )
 }
 
-/// Checks the first request answers as expected (a wrong answer would make the numbers
-/// meaningless), then loads the rotation.
-fn scenario(
-    bins: &Bins,
-    server: &Server,
-    name: &str,
-    reqs: &[Req],
+/// One scenario: a server, its rotation of requests, and the status each must answer.
+struct Scenario<'a> {
+    server: &'a Server,
+    name: &'a str,
+    reqs: &'a [Req],
     expected: u16,
-    settings: Settings,
-) -> anyhow::Result<Row> {
+}
+
+/// Full stack against bare baseline: rounds this many, alternating which goes first.
+pub const PAIRED_ROUNDS: u32 = 4;
+
+/// A scenario and its baseline, and the median of their throughput ratios by round.
+struct Pair {
+    full: Row,
+    bare: Row,
+    ratio: f64,
+}
+
+/// Checks the first request answers as expected (a wrong answer would make the numbers
+/// meaningless) and writes the rotation's script.
+fn prepare(bins: &Bins, scenario: &Scenario) -> anyhow::Result<PathBuf> {
+    let Scenario {
+        server,
+        name,
+        reqs,
+        expected,
+    } = scenario;
     let first = reqs.first().context("an empty scenario")?;
     let answer = http::get(server.addr, &first.path, &first.headers)?;
     anyhow::ensure!(
-        answer.status == expected,
+        answer.status == *expected,
         "{name}: {} answered {} instead of {expected}: {:.500}",
         first.path,
         answer.status,
@@ -514,16 +550,76 @@ fn scenario(
     let script = bins.dir.join(format!("{name}.lua"));
     load::write_script(&script, reqs)?;
     eprintln!("  {name}: {} request(s) in rotation", reqs.len());
-    let measured = load::run(server.addr, server.child.id(), &script, settings)?;
+    Ok(script)
+}
+
+fn load(scenario: &Scenario, script: &Path, settings: Settings) -> anyhow::Result<Measured> {
+    let server = scenario.server;
+    let measured = load::run(server.addr, server.child.id(), script, settings)?;
     anyhow::ensure!(
         measured.bad == 0,
-        "{name}: {} of {} requests failed or answered other than 2xx/3xx",
+        "{}: {} of {} requests failed or answered other than 2xx/3xx",
+        scenario.name,
         measured.bad,
         measured.requests
     );
-    Ok(Row {
-        name: name.to_owned(),
+    Ok(measured)
+}
+
+fn row(scenario: &Scenario, measured: Measured) -> Row {
+    Row {
+        name: scenario.name.to_owned(),
         measured,
+    }
+}
+
+fn measure_one(bins: &Bins, scenario: &Scenario, settings: Settings) -> anyhow::Result<Row> {
+    let script = prepare(bins, scenario)?;
+    Ok(row(scenario, load(scenario, &script, settings)?))
+}
+
+/// Runs the scenario and its baseline in short rounds, one after the other, so both
+/// meet the machine as it is at that moment: on a shared machine, load from elsewhere
+/// moved one long run of each by more than the framework's own cost. The ratio is the
+/// median of the rounds'.
+fn measure_pair(
+    bins: &Bins,
+    full: &Scenario,
+    bare: &Scenario,
+    settings: Settings,
+) -> anyhow::Result<Pair> {
+    let scripts = [prepare(bins, full)?, prepare(bins, bare)?];
+    let sides = [full, bare];
+    let round = Settings {
+        duration: (settings.duration / PAIRED_ROUNDS).max(Duration::from_secs(1)),
+        warmup: Duration::ZERO,
+        ..settings
+    };
+    for (side, script) in sides.iter().zip(&scripts) {
+        let warmup = Settings {
+            duration: settings.warmup,
+            warmup: Duration::ZERO,
+            ..settings
+        };
+        load(side, script, warmup)?;
+    }
+    let mut runs: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
+    for n in 0..PAIRED_ROUNDS {
+        let order = if n % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            runs[i].push(load(sides[i], &scripts[i], round)?);
+        }
+    }
+    let ratio = load::median(
+        runs[0]
+            .iter()
+            .zip(&runs[1])
+            .map(|(full, bare)| full.rps / bare.rps.max(1e-9)),
+    );
+    Ok(Pair {
+        full: row(full, Measured::combine(&runs[0])),
+        bare: row(bare, Measured::combine(&runs[1])),
+        ratio,
     })
 }
 

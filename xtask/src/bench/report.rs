@@ -23,6 +23,8 @@ pub struct Run<'a> {
     pub backend: &'static str,
     pub shape: &'a Shape,
     pub rows: &'a [Row],
+    /// Scenario → median full/bare throughput ratio of its paired rounds.
+    pub paired_ratios: &'a [(String, f64)],
     pub startup: Duration,
     /// `None` when the data set was reused.
     pub generation_secs: Option<f64>,
@@ -95,15 +97,15 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
                     .map(|s| s.p99_ms)
             })
     };
+    let paired = |name: &str| {
+        run.paired_ratios
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| round(*r, 3))
+    };
     let ratios = Ratios {
-        metrics_page_full_vs_bare: ratio(
-            get("metrics_page").map(|s| s.rps),
-            get("bare_metrics_page").map(|s| s.rps),
-        ),
-        health_full_vs_bare: ratio(
-            get("health").map(|s| s.rps),
-            get("bare_health").map(|s| s.rps),
-        ),
+        metrics_page_full_vs_bare: paired("metrics_page"),
+        health_full_vs_bare: paired("health"),
         p99_large_vs_small: ratio(get("metrics_page").map(|s| s.p99_ms), small_p99),
         deep_vs_first_page: ratio(
             get("deep_page").map(|s| s.p50_ms),
@@ -131,6 +133,11 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         run.settings.duration.as_secs(),
         run.settings.warmup.as_secs(),
         run.shape.deep_offset
+    );
+    eprintln!(
+        "scenarios with a bare_ baseline: {} rounds of each in turn; full/bare is the median \
+         of the rounds' ratios",
+        super::PAIRED_ROUNDS
     );
     eprintln!(
         "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8} {:>8}",
