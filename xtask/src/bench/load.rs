@@ -35,6 +35,10 @@ pub struct Measured {
     /// mapped files, which with SQLite's memory-mapped reads count the database file once
     /// per connection although the kernel's page cache holds it once.
     pub anon_mb: f64,
+    /// The process's proportional set size after the scenario: RSS with each page
+    /// counted once however many times it is mapped, so the database file's pages count
+    /// once for all connections.
+    pub pss_mb: f64,
     pub requests: u64,
     pub bad: u64,
 }
@@ -136,6 +140,7 @@ impl Measured {
             cpu_us_per_req: cpu_us / requests.max(1) as f64,
             rss_mb: runs.iter().map(|m| m.rss_mb).fold(0.0, f64::max),
             anon_mb: runs.iter().map(|m| m.anon_mb).fold(0.0, f64::max),
+            pss_mb: runs.iter().map(|m| m.pss_mb).fold(0.0, f64::max),
             requests,
             bad: runs.iter().map(|m| m.bad).sum(),
         }
@@ -174,6 +179,7 @@ pub fn run(
         cpu_us_per_req: cpu_us / summary.requests.max(1) as f64,
         rss_mb: status_kb(pid, "VmHWM")? as f64 / 1024.0,
         anon_mb: status_kb(pid, "RssAnon")? as f64 / 1024.0,
+        pss_mb: field_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss")? as f64 / 1024.0,
         requests: summary.requests,
         bad: summary.non_2xx_3xx + summary.socket_errors,
     })
@@ -194,12 +200,16 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
 /// A field of `/proc/PID/status` in kB: `VmHWM` is the peak resident set since the
 /// process started, `RssAnon` its private part now.
 pub fn status_kb(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
+    field_kb(&format!("/proc/{pid}/status"), field)
+}
+
+/// A `Name:   1234 kB` line of a `/proc` file.
+fn field_kb(path: &str, field: &str) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    text.lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/PID/status"))
+        .with_context(|| format!("no {field} in {path}"))
 }
 
 fn clock_ticks_per_sec() -> u64 {
@@ -223,6 +233,7 @@ mod tests {
             cpu_us_per_req,
             rss_mb: rps / 1000.0,
             anon_mb: 1.0,
+            pss_mb: 2.0,
             requests,
             bad: 0,
         }

@@ -117,12 +117,16 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         .filter(|s| !s.name.starts_with("bare_"))
         .map(|s| s.rss_mb)
         .fold(0.0, f64::max);
-    let peak_anon = run
-        .rows
-        .iter()
-        .filter(|r| !r.name.starts_with("bare_"))
-        .map(|r| r.measured.anon_mb)
-        .fold(0.0, f64::max);
+    // The full server's highest figure over its scenarios.
+    let peak = |figure: fn(&Measured) -> f64| {
+        run.rows
+            .iter()
+            .filter(|r| !r.name.starts_with("bare_"))
+            .map(|r| figure(&r.measured))
+            .fold(0.0, f64::max)
+    };
+    let peak_anon = peak(|m| m.anon_mb);
+    let peak_pss = peak(|m| m.pss_mb);
 
     eprintln!(
         "\n{} points, {}, wrk -t{} -c{} -d{}s (after {}s of warm-up), deep page offset {}",
@@ -140,13 +144,20 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         super::PAIRED_ROUNDS
     );
     eprintln!(
-        "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "cpu us/req", "rss MB", "anon MB"
+        "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "cpu us/req", "rss MB", "pss MB", "anon MB"
     );
     for (s, row) in scenarios.iter().zip(run.rows) {
         eprintln!(
-            "{:<20} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1}",
-            s.name, s.rps, s.p50_ms, s.p99_ms, s.cpu_us_per_req, s.rss_mb, row.measured.anon_mb
+            "{:<20} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1} {:>8.1}",
+            s.name,
+            s.rps,
+            s.p50_ms,
+            s.p99_ms,
+            s.cpu_us_per_req,
+            s.rss_mb,
+            row.measured.pss_mb,
+            row.measured.anon_mb
         );
     }
     let startup_ms = run.startup.as_secs_f64() * 1e3;
@@ -192,6 +203,12 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
             format!("{peak_rss:.1} MB"),
             "< 150 MB",
             Some(peak_rss < 150.0),
+        ),
+        (
+            "memory, pages once (PSS)",
+            format!("{peak_pss:.1} MB"),
+            "< 150 MB",
+            Some(peak_pss < 150.0),
         ),
         (
             "private memory (anon)",
@@ -244,6 +261,7 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         "import": run.imported,
         "peak_rss_mb_full": peak_rss,
         "peak_anon_mb_full": (peak_anon * 10.0).round() / 10.0,
+        "peak_pss_mb_full": (peak_pss * 10.0).round() / 10.0,
         "shape": run.shape,
         // Other work on the machine skews the figures: keep a trace of how busy it was.
         "loadavg_after": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
