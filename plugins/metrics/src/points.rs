@@ -315,7 +315,9 @@ mod tests {
             id: "pt_a.b".into(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
-        for bad in ["", "zz", "abc", "7631", &"00".repeat(300)] {
+        // "v1.5." and then "+f", which a per-pair integer parse took for 0x0f.
+        let signed = format!("{}+f", hex::encode("v1.5."));
+        for bad in ["", "zz", "abc", "7631", &"00".repeat(300), &signed] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
     }
