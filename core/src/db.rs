@@ -68,6 +68,11 @@ impl Db {
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms));
         if kind == DatabaseKind::Sqlite {
+            // sqlx pings a connection before lending it, to find one the server dropped;
+            // a SQLite connection is a file in this process and is not dropped, and the
+            // ping was a round trip to its worker thread on every query: 15% of a health
+            // check's CPU (cargo xtask bench). Postgres keeps the ping.
+            pool = pool.test_before_acquire(false);
             // In WAL mode NORMAL keeps the file consistent and skips an fsync per commit:
             // a crash of the process loses nothing, a power cut may lose the last commits.
             // Per-request writes (rate-limit counters) would otherwise each wait on a disk
