@@ -11,7 +11,7 @@ use poem::{EndpointExt, Route};
 use crate::{
     config::Config,
     db::Db,
-    http::conditional::ConditionalGet,
+    http::{conditional::ConditionalGet, layer::Layer},
     migrate::{self, MigrateError, MigrationReport},
     plugin::{Plugin, PluginContext, PluginError},
     services::Services,
@@ -184,7 +184,7 @@ impl Registry {
             uncounted.extend(mounted.uncounted);
             let endpoint = mounted
                 .endpoint
-                .with(ConditionalGet::new(config.http.cache_max_age_secs))
+                .with(Layer(ConditionalGet::new(config.http.cache_max_age_secs)))
                 .boxed();
             endpoints.insert(name, Arc::new(endpoint));
         }

@@ -9,10 +9,13 @@ use std::future::Future;
 use futures_util::FutureExt;
 use poem::{
     http::{header, HeaderValue, Method, StatusCode},
-    Body, Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    Body, Endpoint, IntoResponse, Request, Response, Result,
 };
 use sha2::{Digest, Sha256};
 
+use crate::http::layer::Step;
+
+#[derive(Clone)]
 pub struct ConditionalGet {
     cache_control: HeaderValue,
 }
@@ -24,40 +27,7 @@ impl ConditionalGet {
                 .expect("a valid header value"),
         }
     }
-}
 
-impl<E: Endpoint> Middleware<E> for ConditionalGet {
-    type Output = ConditionalGetEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        ConditionalGetEndpoint {
-            inner,
-            cache_control: self.cache_control.clone(),
-        }
-    }
-}
-
-pub struct ConditionalGetEndpoint<E> {
-    inner: E,
-    cache_control: HeaderValue,
-}
-
-impl<E: Endpoint> Endpoint for ConditionalGetEndpoint<E> {
-    type Output = Response;
-
-    // Built from combinators, so the inner future is held once (see
-    // `RequestIdEndpoint::call`).
-    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
-        let is_get = req.method() == Method::GET;
-        let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
-        self.inner.call(req).then(move |result| async move {
-            self.tag(result?.into_response(), is_get, if_none_match)
-                .await
-        })
-    }
-}
-
-impl<E> ConditionalGetEndpoint<E> {
     async fn tag(
         &self,
         resp: Response,
@@ -95,6 +65,21 @@ impl<E> ConditionalGetEndpoint<E> {
             return Ok(Response::from_parts(parts, Body::empty()));
         }
         Ok(Response::from_parts(parts, Body::from(bytes)))
+    }
+}
+
+impl Step for ConditionalGet {
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        req: Request,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        let is_get = req.method() == Method::GET;
+        let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+        inner.call(req).then(move |result| async move {
+            self.tag(result?.into_response(), is_get, if_none_match)
+                .await
+        })
     }
 }
 

@@ -11,13 +11,13 @@ use futures_util::FutureExt;
 use poem::{
     error::{MethodNotAllowedError, NotFoundError},
     http::{header, HeaderValue, StatusCode},
-    Endpoint, IntoResponse, Middleware, Request, Response, Result,
+    Endpoint, IntoResponse, Request, Response, Result,
 };
 use poem_openapi::error::{ParseParamError, ParsePathError};
 
 use crate::{
     error::{ApiError, ErrorCode, PROBLEM_JSON},
-    http::request_id,
+    http::{layer::Step, request_id},
     spec::ApiDocument,
 };
 
@@ -180,6 +180,7 @@ fn explain(reason: &str, document: Option<&ApiDocument>) -> String {
 
 /// The layer around the routes: errors become responses here, so that layers outside
 /// only ever see finished responses.
+#[derive(Clone)]
 pub struct Normalise {
     document: Arc<ApiDocument>,
 }
@@ -190,59 +191,33 @@ impl Normalise {
     }
 }
 
-impl<E: Endpoint> Middleware<E> for Normalise {
-    type Output = NormaliseEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        NormaliseEndpoint {
-            inner,
-            document: self.document.clone(),
-        }
-    }
-}
-
-pub struct NormaliseEndpoint<E> {
-    inner: E,
-    document: Arc<ApiDocument>,
-}
-
-impl<E: Endpoint> Endpoint for NormaliseEndpoint<E> {
-    type Output = Response;
-
-    // Built from combinators, so the inner future is held once (see
-    // `RequestIdEndpoint::call`).
-    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
-        let document = &self.document;
-        self.inner.call(req).map(move |result| match result {
+impl Step for Normalise {
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        req: Request,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        inner.call(req).map(move |result| match result {
             Ok(resp) => Ok(resp.into_response()),
-            Err(err) => Ok(to_api_error(err, Some(document)).to_response()),
+            Err(err) => Ok(to_api_error(err, Some(&self.document)).to_response()),
         })
     }
 }
 
 /// A panic in a handler answers its own request with a 500 like any other, and the
 /// server keeps serving.
+#[derive(Clone)]
 pub struct PanicGuard;
 
-impl<E: Endpoint> Middleware<E> for PanicGuard {
-    type Output = PanicGuardEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        PanicGuardEndpoint { inner }
-    }
-}
-
-pub struct PanicGuardEndpoint<E> {
-    inner: E,
-}
-
-impl<E: Endpoint> Endpoint for PanicGuardEndpoint<E> {
-    type Output = Response;
-
-    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+impl Step for PanicGuard {
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        req: Request,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
         // A handler that panicked is never polled again, so no state it left half-done
         // is observed: that is what makes the assertion true.
-        AssertUnwindSafe(self.inner.call(req))
+        AssertUnwindSafe(inner.call(req))
             .catch_unwind()
             .map(|caught| match caught {
                 Ok(result) => result.map(IntoResponse::into_response),

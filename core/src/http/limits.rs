@@ -9,15 +9,16 @@ use futures_util::{
     future::{lazy, Either},
     FutureExt,
 };
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
-use crate::error::ApiError;
+use crate::{error::ApiError, http::layer::Step};
 
 /// Longest request URI, path and query together.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Most header bytes (names and values) one request may send.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+#[derive(Clone)]
 pub struct Limits {
     timeout: Duration,
 }
@@ -30,32 +31,17 @@ impl Limits {
     }
 }
 
-impl<E: Endpoint> Middleware<E> for Limits {
-    type Output = LimitsEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        LimitsEndpoint {
-            inner,
-            timeout: self.timeout,
-        }
-    }
-}
-
-pub struct LimitsEndpoint<E> {
-    inner: E,
-    timeout: Duration,
-}
-
-impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
-    type Output = Response;
-
-    // Built from combinators, so the inner future is held once (see
-    // `RequestIdEndpoint::call`); a refused request is dropped before any of it runs.
-    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+impl Step for Limits {
+    // A refused request is dropped before any of it runs.
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        req: Request,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let timeout = self.timeout;
         match oversized(&req) {
             Some(refusal) => Either::Left(lazy(move |_| Ok(refusal.to_response()))),
-            None => Either::Right(tokio::time::timeout(timeout, self.inner.call(req)).map(
+            None => Either::Right(tokio::time::timeout(timeout, inner.call(req)).map(
                 move |finished| {
                     match finished {
                         Ok(result) => result.map(IntoResponse::into_response),

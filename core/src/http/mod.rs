@@ -8,17 +8,13 @@
 //! outcome without rejecting; the router, which knows the operation, enforces its
 //! policy. Layers above the normaliser see finished responses.
 //!
-//! A layer that only works before and after the inner call (request id, span, limits,
-//! panic guard, normaliser, conditional GET) is a plain `fn` that passes the request on
-//! and builds its future from combinators (`map`, `then`). An `async fn`, or an `async`
-//! block awaiting the inner call, keeps a second copy of what it moves, and a stack of
-//! them made every request's future 11 KB to allocate and copy (a test below holds the
-//! line). Layers that await work of their own first (auth, the rate limit) are
-//! `async fn`s.
+//! The layers that only work before and after the inner call are [`layer::Step`]s; those
+//! that await work of their own first (auth, the rate limit) are `async fn`s.
 
 pub mod auth;
 pub mod conditional;
 pub mod errors;
+pub mod layer;
 pub mod limits;
 pub mod request_id;
 pub mod router;
@@ -39,44 +35,39 @@ impl RequestUri {
 }
 
 /// Keeps [`RequestUri`] for the layers and handlers below.
+#[derive(Clone)]
 struct RememberUri;
 
-impl<E: Endpoint> Middleware<E> for RememberUri {
-    type Output = RememberUriEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        RememberUriEndpoint { inner }
-    }
-}
-
-struct RememberUriEndpoint<E> {
-    inner: E,
-}
-
-impl<E: Endpoint> Endpoint for RememberUriEndpoint<E> {
-    type Output = E::Output;
-
-    fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<E::Output>> + Send {
+impl Step for RememberUri {
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        mut req: Request,
+    ) -> impl Future<Output = poem::Result<Response>> + Send + 'a {
         let uri = req.uri().clone();
         req.extensions_mut().insert(RequestUri(uri));
-        self.inner.call(req)
+        inner
+            .call(req)
+            .map(|result| result.map(IntoResponse::into_response))
     }
 }
 
 use std::future::Future;
 
+use futures_util::FutureExt;
 use poem::{
-    endpoint::make_sync, get, web::Html, Endpoint, EndpointExt, Middleware, Request, Response,
+    endpoint::make_sync, get, web::Html, Endpoint, EndpointExt, IntoResponse, Request, Response,
     Route,
 };
 
 use crate::{registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html};
+use layer::{Layer, Step};
 
 /// The whole HTTP application for a mounted API.
 pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Response> {
     let docs = docs_html(&api.document);
     let document = api.document.clone();
-    let normalise = || errors::Normalise::new(document.clone());
+    let normalise = || Layer(errors::Normalise::new(document.clone()));
     let api_routes = api
         .routes
         .with(normalise())
@@ -92,15 +83,15 @@ pub fn app(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respo
         // Routing itself can fail before any route runs (a path segment that does not
         // decode as UTF-8): that answer is normalised too.
         .with(normalise())
-        .with(errors::PanicGuard)
-        .with(limits::Limits::new(http.request_timeout_secs))
+        .with(Layer(errors::PanicGuard))
+        .with(Layer(limits::Limits::new(http.request_timeout_secs)))
         .with_if(
             !http.cors_allowed_origins.is_empty(),
             cors(&http.cors_allowed_origins),
         )
-        .with(trace::Trace)
-        .with(RememberUri);
-    routes.with(request_id::RequestId)
+        .with(Layer(trace::Trace))
+        .with(Layer(RememberUri));
+    routes.with(Layer(request_id::RequestId))
 }
 
 /// CORS for the configured origins: GET from a browser with a key, and the headers a

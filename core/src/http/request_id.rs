@@ -4,8 +4,10 @@
 use std::future::Future;
 
 use futures_util::FutureExt;
-use poem::{http::HeaderValue, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{http::HeaderValue, Endpoint, IntoResponse, Request, Response, Result};
 use rand::RngCore;
+
+use crate::http::layer::Step;
 
 pub const HEADER: &str = "x-request-id";
 const MAX_LEN: usize = 128;
@@ -38,32 +40,19 @@ pub fn generate() -> String {
 
 /// The outermost layer: fixes the id, runs the rest of the request in its scope, and
 /// stamps the answer (with its id, and `X-Content-Type-Options: nosniff`).
+#[derive(Clone)]
 pub struct RequestId;
 
-impl<E: Endpoint> Middleware<E> for RequestId {
-    type Output = RequestIdEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        RequestIdEndpoint { inner }
-    }
-}
-
-pub struct RequestIdEndpoint<E> {
-    inner: E,
-}
-
-impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
-    type Output = Response;
-
-    // Neither an `async fn` nor an `async` block awaiting the inner call: each keeps a
-    // copy of what it moves (the request, the inner future) beside the one it uses, and
-    // through the stack of layers those copies made each request's future 11 KB to
-    // allocate and move. Built from combinators instead, the inner future is held once.
+impl Step for RequestId {
     // The inner call is made in the id's scope, as layers below read it as they start.
-    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        req: Request,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let id = of(&req);
         let header = HeaderValue::from_str(&id).expect("accepted ids are valid header values");
-        let inner = CURRENT.sync_scope(id.clone(), || self.inner.call(req));
+        let inner = CURRENT.sync_scope(id.clone(), || inner.call(req));
         CURRENT.scope(
             id,
             inner.map(move |result| {

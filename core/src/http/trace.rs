@@ -3,33 +3,22 @@
 use std::{future::Future, time::Instant};
 
 use futures_util::FutureExt;
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
 use tracing::Instrument;
 
-use crate::http::request_id;
+use crate::http::{layer::Step, request_id};
 
 /// Logs method, path (never the query string, which may hold a misplaced key), status
 /// and duration, inside a span that carries the request id for every line below it.
+#[derive(Clone)]
 pub struct Trace;
 
-impl<E: Endpoint> Middleware<E> for Trace {
-    type Output = TraceEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        TraceEndpoint { inner }
-    }
-}
-
-pub struct TraceEndpoint<E> {
-    inner: E,
-}
-
-impl<E: Endpoint> Endpoint for TraceEndpoint<E> {
-    type Output = Response;
-
-    // Built from combinators, so the inner future is held once (see
-    // `RequestIdEndpoint::call`).
-    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+impl Step for Trace {
+    fn call<'a, E: Endpoint>(
+        &'a self,
+        inner: &'a E,
+        req: Request,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let span = tracing::info_span!(
             "request",
             request_id = %request_id::current().unwrap_or_default(),
@@ -37,7 +26,7 @@ impl<E: Endpoint> Endpoint for TraceEndpoint<E> {
             path = %req.uri().path(),
         );
         let started = Instant::now();
-        self.inner
+        inner
             .call(req)
             .map(move |result| {
                 let resp = match result {
