@@ -2,7 +2,12 @@
 //! list of pre-formatted requests (a key per project), and the server's CPU time and
 //! peak memory from `/proc` around the measured run.
 
-use std::{net::SocketAddr, path::Path, process::Command, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -52,6 +57,48 @@ struct WrkSummary {
     p99_us: f64,
     non_2xx_3xx: u64,
     socket_errors: u64,
+}
+
+/// wrk is a program of its own, not a crate, so cargo cannot bring it: the bench installs
+/// Debian's package itself when it is missing, and checks before the release build so that
+/// a machine without it fails in seconds rather than after the compile.
+pub fn ensure_wrk() -> anyhow::Result<()> {
+    // `wrk -v` prints its version and exits non-zero: that it could be spawned is the test.
+    let spawns = || {
+        Command::new("wrk")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if spawns() {
+        return Ok(());
+    }
+    eprintln!("wrk is not on PATH: installing Debian's package (apt-get install -y wrk)");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+    };
+    // An update that fails (no network) may still leave a package list that has wrk: the
+    // install's own result is what decides.
+    apt(&["update", "-qq"]).context(
+        "wrk is missing and apt-get is not available: install wrk (the HTTP load tool) and \
+         put it on PATH",
+    )?;
+    let status = apt(&["install", "-y", "-qq", "wrk"]).context("running apt-get install wrk")?;
+    anyhow::ensure!(
+        status.success(),
+        "installing wrk failed (apt-get install -y wrk: {status}): install wrk (the HTTP load \
+         tool, Debian's package `wrk`) and put it on PATH"
+    );
+    anyhow::ensure!(
+        spawns(),
+        "apt-get installed wrk but `wrk` still does not run: put it on PATH"
+    );
+    Ok(())
 }
 
 /// Writes the Lua script for `reqs`: requests are formatted once, at start-up, so the
@@ -106,7 +153,7 @@ fn wrk(
         .arg(script)
         .arg(format!("http://{addr}"))
         .output()
-        .context("running wrk (apt-get install -y wrk)")?;
+        .context("running wrk")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(
         output.status.success(),

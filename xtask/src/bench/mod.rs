@@ -3,13 +3,17 @@
 //! next to a bare poem app running the same SQL, so the framework's own cost per request
 //! shows; and `dashtray import metrics` of a generated file, timed.
 //!
-//! Steps: build the release binaries; generate the data set (SQLite: kept under
-//! `target/bench/` and reused by points count; Postgres: a fresh schema, dropped at the
-//! end); time an import into a database of its own; start `dashtray serve` (timing its
-//! first 200) and the bare server beside it; load each scenario with `wrk` from a
-//! separate process, a scenario with a bare baseline in short rounds alternating with
-//! it; print a table and write `target/bench/report.json` (and
-//! `report-<points>-<backend>.json`).
+//! Steps: check `wrk` is there (installing Debian's package if not); build the release
+//! binaries; generate the data set (SQLite: kept under `target/bench/` and reused by
+//! points count; Postgres: a fresh schema, dropped at the end), and at any size but 100k
+//! a 100k-point one beside it, the same way; time an import into a database of its own;
+//! start `dashtray serve` (timing its first 200), the bare server beside it and, with a
+//! 100k set, a second `dashtray serve` on that; load each scenario with `wrk` from a
+//! separate process, a scenario with baselines in short rounds with them, each side in
+//! turn (the metrics page: the full server, the bare one, the full server on 100k
+//! points), so that the full/bare throughput and the p99 this size/100k are each the
+//! median of ratios measured in the same rounds; print a table and write
+//! `target/bench/report.json` (and `report-<points>-<backend>.json`).
 
 mod dataset;
 mod http;
@@ -40,6 +44,8 @@ const QUICK_POINTS: u64 = 100_000;
 const DEFAULT_IMPORT_ROWS: u64 = 1_000_000;
 const QUICK_IMPORT_ROWS: u64 = 100_000;
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// The size the p99 target compares with, measured beside any other in the same run.
+const SMALL_POINTS: u64 = 100_000;
 /// How many projects the revalidation scenario rotates over (an ETag fetched for each).
 const REVALIDATE_KEYS: usize = 100;
 
@@ -119,6 +125,10 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let args = parse_args(args)?;
     let shape = Shape::new(args.points)?;
+    let small_shape = (args.points != SMALL_POINTS)
+        .then(|| Shape::new(SMALL_POINTS))
+        .transpose()?;
+    load::ensure_wrk()?;
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     build(root)?;
@@ -133,12 +143,27 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     match args.backend {
         Backend::Sqlite => {
             let (url, dataset, cached) = sqlite_dataset(&runtime, &bins, &shape)?;
+            let small = match &small_shape {
+                Some(shape) => {
+                    let (url, dataset, _) = sqlite_dataset(&runtime, &bins, shape)?;
+                    Some(Small { url, dataset })
+                }
+                None => None,
+            };
             let file = dir.join("import.db");
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
             let imported = timed_import(&bins, &args, &format!("sqlite://{}", file.display()))?;
-            measure(&bins, &args, &url, &dataset, cached, imported)
+            measure(
+                &bins,
+                &args,
+                &url,
+                &dataset,
+                cached,
+                small.as_ref(),
+                imported,
+            )
         }
         Backend::Postgres => {
             let base = std::env::var("DASHTRAY_TEST_POSTGRES_URL")
@@ -151,24 +176,49 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                     .as_secs()
             );
             let import_schema = format!("{schema}_import");
-            runtime.block_on(on_server(
-                &base,
-                &format!("CREATE SCHEMA {schema}; CREATE SCHEMA {import_schema}"),
-            ))?;
+            let small_schema = format!("{schema}_100k");
+            let mut schemas = vec![schema.clone(), import_schema.clone()];
+            if small_shape.is_some() {
+                schemas.push(small_schema.clone());
+            }
+            let create: Vec<String> = schemas
+                .iter()
+                .map(|s| format!("CREATE SCHEMA {s}"))
+                .collect();
+            runtime.block_on(on_server(&base, &create.join("; ")))?;
             let sep = if base.contains('?') { '&' } else { '?' };
             let in_schema = |s: &str| format!("{base}{sep}options=-c%20search_path%3D{s}");
-            let url = in_schema(&schema);
-            let result = (|| {
+            let generate = |schema: &str, shape: &Shape| -> anyhow::Result<(String, Dataset)> {
+                let url = in_schema(schema);
                 migrate(&bins, &url)?;
                 eprintln!("generating {} points into schema {schema}", shape.points);
-                let dataset = runtime.block_on(dataset::generate(&url, &shape))?;
+                let dataset = runtime.block_on(dataset::generate(&url, shape))?;
+                Ok((url, dataset))
+            };
+            let result = (|| {
+                let (url, dataset) = generate(&schema, &shape)?;
+                let small = match &small_shape {
+                    Some(shape) => {
+                        let (url, dataset) = generate(&small_schema, shape)?;
+                        Some(Small { url, dataset })
+                    }
+                    None => None,
+                };
                 let imported = timed_import(&bins, &args, &in_schema(&import_schema))?;
-                measure(&bins, &args, &url, &dataset, false, imported)
+                measure(
+                    &bins,
+                    &args,
+                    &url,
+                    &dataset,
+                    false,
+                    small.as_ref(),
+                    imported,
+                )
             })();
             // Dropped whatever happened: a failed run must not leave 10M rows behind.
             let dropped = runtime.block_on(on_server(
                 &base,
-                &format!("DROP SCHEMA {schema} CASCADE; DROP SCHEMA {import_schema} CASCADE"),
+                &format!("DROP SCHEMA {} CASCADE", schemas.join(", ")),
             ));
             result.and(dropped)
         }
@@ -191,6 +241,12 @@ fn timed_import(bins: &Bins, args: &Args, url: &str) -> anyhow::Result<Option<Im
         imported.rows, imported.secs, imported.rows_per_sec
     );
     Ok(Some(imported))
+}
+
+/// The 100k-point data set the p99 target compares with, in a run of another size.
+struct Small {
+    url: String,
+    dataset: Dataset,
 }
 
 struct Bins {
@@ -329,12 +385,24 @@ const MONTH: &str = "start_date=2026-10-02&end_date=2026-10-31";
 const YEAR: &str = "start_date=2025-11-01&end_date=2026-10-31";
 const METRIC: &str = "metric_03";
 
+/// `dashtray serve` on the database at `url`.
+fn serve(bins: &Bins, url: &str, port: u16) -> Command {
+    let mut serve = Command::new(&bins.dashtray);
+    serve
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DASHTRAY_DATABASE__URL", url)
+        .env("DASHTRAY_LOG__LEVEL", "warn")
+        .current_dir(&bins.dir);
+    serve
+}
+
 fn measure(
     bins: &Bins,
     args: &Args,
     url: &str,
     dataset: &Dataset,
     cached: bool,
+    small: Option<&Small>,
     imported: Option<Imported>,
 ) -> anyhow::Result<()> {
     let settings = Settings {
@@ -365,13 +433,12 @@ fn measure(
 
     let mut rows = Vec::new();
     let port = free_port()?;
-    let mut serve = Command::new(&bins.dashtray);
-    serve
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("DASHTRAY_DATABASE__URL", url)
-        .env("DASHTRAY_LOG__LEVEL", "warn")
-        .current_dir(&bins.dir);
-    let (full, startup) = start(serve, port, "/api/v1/health", &bins.dir.join("serve.log"))?;
+    let (full, startup) = start(
+        serve(bins, url, port),
+        port,
+        "/api/v1/health",
+        &bins.dir.join("serve.log"),
+    )?;
     eprintln!(
         "start-up to first 200: {:.0} ms",
         startup.as_secs_f64() * 1e3
@@ -470,13 +537,43 @@ fn measure(
             _ => None,
         }
     };
+    // And, at any size but 100k, a second full server on the 100k set, idle as well: the
+    // metrics page's p99 at this size is compared with its p99 there, round by round
+    // (measured in separate runs minutes apart, the two moved with the machine's load
+    // more than with the data's size).
+    let small = match small {
+        Some(small) => {
+            let port = free_port()?;
+            let log = bins.dir.join("serve-100k.log");
+            let (server, _) = start(serve(bins, &small.url, port), port, "/api/v1/health", &log)?;
+            Some((server, &small.dataset))
+        }
+        None => None,
+    };
+    let at_100k = |name: &str| -> Option<(&Server, &'static str, Vec<Req>)> {
+        let (server, dataset) = small.as_ref()?;
+        let path = match name {
+            "metrics_page" => format!("/api/v1/metrics?{page}"),
+            _ => return None,
+        };
+        let reqs = dataset.projects[1..]
+            .iter()
+            .map(|p| Req {
+                path: path.clone(),
+                headers: bearer(&p.key),
+            })
+            .collect();
+        Some((server, "metrics_page_100k", reqs))
+    };
     let mut paired_ratios = Vec::new();
+    let mut p99_large_vs_small = None;
     for (name, reqs, expected) in full_scenarios {
         let scenario = Scenario {
             server: &full,
             name,
             reqs: &reqs,
             expected,
+            subject: true,
         };
         let Some((bare_name, bare_reqs)) = baseline(name) else {
             rows.push(measure_one(bins, &scenario, settings)?);
@@ -487,14 +584,34 @@ fn measure(
             name: bare_name,
             reqs: &bare_reqs,
             expected: 200,
+            subject: false,
         };
-        let pair = measure_pair(bins, &scenario, &bare, settings)?;
-        paired_ratios.push((name.to_owned(), pair.ratio));
-        rows.push(pair.full);
-        rows.push(pair.bare);
+        let at_100k = at_100k(name);
+        let at_100k = at_100k.as_ref().map(|(server, name, reqs)| Scenario {
+            server,
+            name,
+            reqs,
+            expected,
+            subject: false,
+        });
+        // Sides: 0 the full server, 1 the bare one, 2 the full server on 100k points.
+        let mut sides = vec![&scenario, &bare];
+        sides.extend(at_100k.as_ref());
+        let runs = measure_rounds(bins, &sides, settings)?;
+        let by_round = |a: usize, b: usize, figure: fn(&Measured) -> f64| {
+            median_ratio(runs[a].iter().map(figure).zip(runs[b].iter().map(figure)))
+        };
+        paired_ratios.push((name.to_owned(), by_round(0, 1, |m| m.rps)));
+        if at_100k.is_some() {
+            p99_large_vs_small = Some(by_round(0, 2, |m| m.p99_ms));
+        }
+        for (side, runs) in sides.iter().zip(&runs) {
+            rows.push(row(side, Measured::combine(runs)));
+        }
     }
     drop(full);
     drop(bare);
+    drop(small);
 
     report::write(
         &bins.dir,
@@ -503,6 +620,7 @@ fn measure(
             shape: &dataset.shape,
             rows: &rows,
             paired_ratios: &paired_ratios,
+            p99_large_vs_small,
             startup,
             generation_secs: (!cached).then_some(dataset.generation_secs),
             imported,
@@ -517,17 +635,13 @@ struct Scenario<'a> {
     name: &'a str,
     reqs: &'a [Req],
     expected: u16,
+    /// Whether it loads the server under test (`dashtray serve` on this run's data set)
+    /// rather than a baseline: only those count toward the server's own figures.
+    subject: bool,
 }
 
-/// Full stack against bare baseline: rounds this many, alternating which goes first.
+/// A scenario against its baselines: rounds this many, alternating the order.
 pub const PAIRED_ROUNDS: u32 = 4;
-
-/// A scenario and its baseline, and the median of their throughput ratios by round.
-struct Pair {
-    full: Row,
-    bare: Row,
-    ratio: f64,
-}
 
 /// Checks the first request answers as expected (a wrong answer would make the numbers
 /// meaningless) and writes the rotation's script.
@@ -537,6 +651,7 @@ fn prepare(bins: &Bins, scenario: &Scenario) -> anyhow::Result<PathBuf> {
         name,
         reqs,
         expected,
+        ..
     } = scenario;
     let first = reqs.first().context("an empty scenario")?;
     let answer = http::get(server.addr, &first.path, &first.headers)?;
@@ -570,6 +685,7 @@ fn row(scenario: &Scenario, measured: Measured) -> Row {
     Row {
         name: scenario.name.to_owned(),
         measured,
+        subject: scenario.subject,
     }
 }
 
@@ -578,49 +694,56 @@ fn measure_one(bins: &Bins, scenario: &Scenario, settings: Settings) -> anyhow::
     Ok(row(scenario, load(scenario, &script, settings)?))
 }
 
-/// Runs the scenario and its baseline in short rounds, one after the other, so both
-/// meet the machine as it is at that moment: on a shared machine, load from elsewhere
-/// moved one long run of each by more than the framework's own cost. The ratio is the
-/// median of the rounds'.
-fn measure_pair(
+/// Runs a scenario and what it is compared with (`sides`, the scenario first) in short
+/// rounds, each side once a round, so all meet the machine as it is at that moment: on a
+/// shared machine, load from elsewhere moved one long run of each by more than the
+/// framework's own cost. Returns each side's rounds, for ratios taken round by round.
+fn measure_rounds(
     bins: &Bins,
-    full: &Scenario,
-    bare: &Scenario,
+    sides: &[&Scenario],
     settings: Settings,
-) -> anyhow::Result<Pair> {
-    let scripts = [prepare(bins, full)?, prepare(bins, bare)?];
-    let sides = [full, bare];
+) -> anyhow::Result<Vec<Vec<Measured>>> {
+    let scripts = sides
+        .iter()
+        .map(|side| prepare(bins, side))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let round = Settings {
         duration: (settings.duration / PAIRED_ROUNDS).max(Duration::from_secs(1)),
         warmup: Duration::ZERO,
         ..settings
     };
+    let warmup = Settings {
+        duration: settings.warmup,
+        warmup: Duration::ZERO,
+        ..settings
+    };
     for (side, script) in sides.iter().zip(&scripts) {
-        let warmup = Settings {
-            duration: settings.warmup,
-            warmup: Duration::ZERO,
-            ..settings
-        };
         load(side, script, warmup)?;
     }
-    let mut runs: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
+    let mut runs = vec![Vec::new(); sides.len()];
     for n in 0..PAIRED_ROUNDS {
-        let order = if n % 2 == 0 { [0, 1] } else { [1, 0] };
-        for i in order {
+        for i in round_order(sides.len(), n) {
             runs[i].push(load(sides[i], &scripts[i], round)?);
         }
     }
-    let ratio = load::median(
-        runs[0]
-            .iter()
-            .zip(&runs[1])
-            .map(|(full, bare)| full.rps / bare.rps.max(1e-9)),
-    );
-    Ok(Pair {
-        full: row(full, Measured::combine(&runs[0])),
-        bare: row(bare, Measured::combine(&runs[1])),
-        ratio,
-    })
+    Ok(runs)
+}
+
+/// The order of `sides` sides in round `n`: forward in even rounds, reversed in odd
+/// ones, so that of any two sides each runs before the other as often as after it, over
+/// an even number of rounds.
+fn round_order(sides: usize, n: u32) -> Vec<usize> {
+    if n.is_multiple_of(2) {
+        (0..sides).collect()
+    } else {
+        (0..sides).rev().collect()
+    }
+}
+
+/// The median over rounds of a / b, each pair measured in the same round: a slow round
+/// slows both, and one round's outlier does not move the median.
+fn median_ratio(rounds: impl Iterator<Item = (f64, f64)>) -> f64 {
+    load::median(rounds.map(|(a, b)| a / b.max(1e-9)))
 }
 
 #[cfg(test)]
@@ -643,5 +766,54 @@ mod tests {
         assert_eq!(parsed.points, 1_000_000);
         assert_eq!(parsed.import_rows, 0, "0 skips the import");
         assert!(parse_args(&["--backend".into(), "mysql".into()]).is_err());
+    }
+
+    #[test]
+    fn rounds_visit_every_side_once_alternating_forward_and_reverse() {
+        assert_eq!(round_order(2, 0), [0, 1]);
+        assert_eq!(round_order(2, 1), [1, 0]);
+        assert_eq!(round_order(3, 0), [0, 1, 2]);
+        assert_eq!(round_order(3, 1), [2, 1, 0]);
+        assert_eq!(round_order(3, 2), [0, 1, 2]);
+    }
+
+    #[test]
+    fn over_the_rounds_each_side_precedes_every_other_as_often_as_it_follows() {
+        for sides in 2..=4 {
+            for (a, b) in [(0, 1), (0, sides - 1), (1, sides - 1)] {
+                if a == b {
+                    continue;
+                }
+                let before = (0..PAIRED_ROUNDS)
+                    .filter(|&n| {
+                        let order = round_order(sides, n);
+                        let at = |x| order.iter().position(|&i| i == x).unwrap();
+                        at(a) < at(b)
+                    })
+                    .count();
+                assert_eq!(
+                    before * 2,
+                    PAIRED_ROUNDS as usize,
+                    "{sides} sides, {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ratio_is_the_median_of_the_rounds_ratios_not_the_ratio_of_medians() {
+        // Round 2 met a busy machine on both sides: its ratio is as the others', where
+        // the medians of each side (30 and 30) would give 1.
+        let rounds = [(100.0, 50.0), (20.0, 10.0), (30.0, 30.0)];
+        assert_eq!(median_ratio(rounds.into_iter()), 2.0);
+        // An even count: the mean of the middle two.
+        let rounds = [(1.0, 1.0), (2.0, 1.0), (3.0, 1.0), (9.0, 1.0)];
+        assert_eq!(median_ratio(rounds.into_iter()), 2.5);
+    }
+
+    #[test]
+    fn a_zero_in_the_denominator_does_not_make_the_ratio_nan() {
+        assert!(median_ratio([(1.0, 0.0)].into_iter()).is_finite());
+        assert_eq!(median_ratio([(0.0, 0.0)].into_iter()), 0.0);
     }
 }

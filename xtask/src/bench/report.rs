@@ -1,10 +1,10 @@
 //! The results: a table on stderr, the ratios against the targets, and the JSON reports
-//! (`report.json`, the latest run, and `report-<points>-<backend>.json`, kept per size so
-//! a later run can compare with the 100k one).
+//! (`report.json`, the latest run, and `report-<points>-<backend>.json`, kept per size).
+//! Every ratio between sizes or servers comes from this run's own paired rounds.
 
 use std::{path::Path, time::Duration};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     dataset::Shape,
@@ -16,6 +16,10 @@ use super::{
 pub struct Row {
     pub name: String,
     pub measured: Measured,
+    /// Whether it measured the server under test (`dashtray serve` on this run's data
+    /// set); a baseline's row (the bare server, the full server on 100k points) does not
+    /// count toward that server's peak memory.
+    pub subject: bool,
 }
 
 /// Everything one run produced.
@@ -25,6 +29,9 @@ pub struct Run<'a> {
     pub rows: &'a [Row],
     /// Scenario → median full/bare throughput ratio of its paired rounds.
     pub paired_ratios: &'a [(String, f64)],
+    /// The median over the metrics page's rounds of its p99 at this size / at 100k
+    /// points; `None` in a run of 100k points.
+    pub p99_large_vs_small: Option<f64>,
     pub startup: Duration,
     /// `None` when the data set was reused.
     pub generation_secs: Option<f64>,
@@ -33,7 +40,7 @@ pub struct Run<'a> {
     pub settings: Settings,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct Report {
     backend: String,
     points: u64,
@@ -41,7 +48,7 @@ struct Report {
     ratios: Ratios,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct Scenario {
     name: String,
     rps: f64,
@@ -51,7 +58,7 @@ struct Scenario {
     rss_mb: f64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct Ratios {
     metrics_page_full_vs_bare: Option<f64>,
     health_full_vs_bare: Option<f64>,
@@ -62,6 +69,14 @@ struct Ratios {
 fn round(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
+}
+
+/// The server under test's highest figure over its scenarios: baselines' rows left out.
+fn peak(rows: &[Row], figure: fn(&Measured) -> f64) -> f64 {
+    rows.iter()
+        .filter(|r| r.subject)
+        .map(|r| figure(&r.measured))
+        .fold(0.0, f64::max)
 }
 
 pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
@@ -82,21 +97,6 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         (Some(a), Some(b)) if b > 0.0 => Some(round(a / b, 3)),
         _ => None,
     };
-    // The same scenario at 100k points, from that size's own report, if one was run.
-    let small_p99 = if run.shape.points == 100_000 {
-        None
-    } else {
-        std::fs::read_to_string(dir.join(format!("report-100000-{}.json", run.backend)))
-            .ok()
-            .and_then(|text| serde_json::from_str::<Report>(&text).ok())
-            .and_then(|report| {
-                report
-                    .scenarios
-                    .into_iter()
-                    .find(|s| s.name == "metrics_page")
-                    .map(|s| s.p99_ms)
-            })
-    };
     let paired = |name: &str| {
         run.paired_ratios
             .iter()
@@ -106,27 +106,15 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
     let ratios = Ratios {
         metrics_page_full_vs_bare: paired("metrics_page"),
         health_full_vs_bare: paired("health"),
-        p99_large_vs_small: ratio(get("metrics_page").map(|s| s.p99_ms), small_p99),
+        p99_large_vs_small: run.p99_large_vs_small.map(|r| round(r, 3)),
         deep_vs_first_page: ratio(
             get("deep_page").map(|s| s.p50_ms),
             get("first_page").map(|s| s.p50_ms),
         ),
     };
-    let peak_rss = scenarios
-        .iter()
-        .filter(|s| !s.name.starts_with("bare_"))
-        .map(|s| s.rss_mb)
-        .fold(0.0, f64::max);
-    // The full server's highest figure over its scenarios.
-    let peak = |figure: fn(&Measured) -> f64| {
-        run.rows
-            .iter()
-            .filter(|r| !r.name.starts_with("bare_"))
-            .map(|r| figure(&r.measured))
-            .fold(0.0, f64::max)
-    };
-    let peak_anon = peak(|m| m.anon_mb);
-    let peak_pss = peak(|m| m.pss_mb);
+    let peak_rss = round(peak(run.rows, |m| m.rss_mb), 1);
+    let peak_anon = peak(run.rows, |m| m.anon_mb);
+    let peak_pss = peak(run.rows, |m| m.pss_mb);
 
     eprintln!(
         "\n{} points, {}, wrk -t{} -c{} -d{}s (after {}s of warm-up), deep page offset {}",
@@ -139,17 +127,17 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         run.shape.deep_offset
     );
     eprintln!(
-        "scenarios with a bare_ baseline: {} rounds of each in turn; full/bare is the median \
-         of the rounds' ratios",
+        "scenarios with baselines (bare_, _100k): {} rounds, each side in turn; full/bare and \
+         p99 this size/100k are medians of the rounds' ratios",
         super::PAIRED_ROUNDS
     );
     eprintln!(
-        "{:<20} {:>10} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8}",
+        "{:<22} {:>10} {:>9} {:>9} {:>12} {:>8} {:>8} {:>8}",
         "scenario", "req/s", "p50 ms", "p99 ms", "cpu us/req", "rss MB", "pss MB", "anon MB"
     );
     for (s, row) in scenarios.iter().zip(run.rows) {
         eprintln!(
-            "{:<20} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1} {:>8.1}",
+            "{:<22} {:>10.1} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1} {:>8.1}",
             s.name,
             s.rps,
             s.p50_ms,
@@ -274,4 +262,40 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
     )?;
     eprintln!("wrote {}", dir.join("report.json").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, rss_mb: f64, subject: bool) -> Row {
+        Row {
+            name: name.into(),
+            measured: Measured {
+                rps: 1.0,
+                p50_ms: 1.0,
+                p99_ms: 1.0,
+                cpu_us_per_req: 1.0,
+                rss_mb,
+                anon_mb: rss_mb / 2.0,
+                pss_mb: rss_mb / 4.0,
+                requests: 1,
+                bad: 0,
+            },
+            subject,
+        }
+    }
+
+    #[test]
+    fn baselines_do_not_count_toward_the_servers_peak_whatever_their_name() {
+        let rows = [
+            row("metrics_page", 100.0, true),
+            row("bare_metrics_page", 400.0, false),
+            row("metrics_page_100k", 300.0, false),
+            row("health", 40.0, true),
+        ];
+        assert_eq!(peak(&rows, |m| m.rss_mb), 100.0);
+        assert_eq!(peak(&rows, |m| m.anon_mb), 50.0);
+        assert_eq!(peak(&rows, |m| m.pss_mb), 25.0);
+    }
 }
