@@ -8,6 +8,7 @@
 //! - [`error`]: the `ApiError` every handler returns;
 //! - [`listing`], [`dates`]: what every list shares (pagination, `Link`, date ranges);
 //!   [`params`]: text parameters with a documented pattern, checked without regexes;
+//!   [`hex_digits`]: bytes as hex (request ids, key hashes, ETags, cursors);
 //! - [`auth`]: projects, API keys, the auth step and per-operation policies;
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
 //! - [`ratelimit`]: per-project budgets over memory, the database or Redis;
@@ -21,6 +22,7 @@ pub mod dates;
 pub mod db;
 pub mod dynamic;
 pub mod error;
+pub mod hex_digits;
 pub mod http;
 pub mod listing;
 pub mod migrate;

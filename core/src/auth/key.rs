@@ -102,7 +102,7 @@ impl KeyHasher {
             }
             None => Sha256::digest(key.as_bytes()).into(),
         };
-        hex::encode(digest)
+        crate::hex_digits::lower(digest)
     }
 }
 

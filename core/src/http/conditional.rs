@@ -86,7 +86,7 @@ impl Step for ConditionalGet {
 /// A strong validator: the first 128 bits of the body's SHA-256.
 pub fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
-    format!("\"{}\"", hex::encode(&digest[..16]))
+    format!("\"{}\"", crate::hex_digits::lower(&digest[..16]))
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored.

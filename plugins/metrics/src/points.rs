@@ -190,7 +190,7 @@ impl Cursor {
 
     /// Opaque to clients: hex of `v1.<timestamp>.<id>`, so it can change shape later.
     pub fn encode(&self) -> String {
-        hex::encode(format!("v1.{}.{}", self.timestamp, self.id))
+        dashtray_core::hex_digits::lower(format!("v1.{}.{}", self.timestamp, self.id))
     }
 
     pub fn decode(text: &str) -> Result<Cursor, String> {
