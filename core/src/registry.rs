@@ -6,12 +6,11 @@ use std::{
     sync::Arc,
 };
 
-use poem::{EndpointExt, Route};
+use poem::Route;
 
 use crate::{
     config::Config,
     db::Db,
-    http::{conditional::ConditionalGet, layer::Layer},
     migrate::{self, MigrateError, MigrationReport},
     plugin::{Plugin, PluginContext, PluginError},
     services::Services,
@@ -182,11 +181,7 @@ impl Registry {
             }
             public.extend(mounted.public);
             uncounted.extend(mounted.uncounted);
-            let endpoint = mounted
-                .endpoint
-                .with(Layer(ConditionalGet::new(config.http.cache_max_age_secs)))
-                .boxed();
-            endpoints.insert(name, Arc::new(endpoint));
+            endpoints.insert(name, Arc::new(mounted.endpoint));
         }
         let document = Arc::new(ApiDocument::build(&fragments, &public, &uncounted)?);
         self.document.fill(&document);

@@ -1,8 +1,8 @@
 //! Conditional GET: an `ETag` on every GET 200 (with `Cache-Control: private, max-age`
 //! and `Vary: Authorization`), and `304 Not Modified` when `If-None-Match` holds it.
 //!
-//! Wraps each plugin's endpoint, inside the router, so the router sees a 304 and gives
-//! the request back to the project's budget.
+//! The router runs it around each call to a plugin's endpoint, so the router sees a 304
+//! and gives the request back to the project's budget.
 
 use std::future::Future;
 

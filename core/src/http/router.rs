@@ -4,17 +4,23 @@
 //! route exists exactly when the document describes it. A known path with another method
 //! answers 405 with `Allow`; an unknown path, 404.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, future::Future, sync::Arc};
 
+use futures_util::{future::Either, FutureExt};
 use poem::{
-    endpoint::BoxEndpoint, http::header, http::Method, http::StatusCode, Endpoint, Request,
-    Response, Result, Route,
+    endpoint::BoxEndpoint,
+    http::{header, uri::PathAndQuery, Method, StatusCode, Uri},
+    Endpoint, IntoResponse, Request, Response, Result, Route,
 };
 
 use crate::{
     auth::{Policy, Principal},
     error::ApiError,
-    http::errors::{not_found_route, to_api_error},
+    http::{
+        conditional::ConditionalGet,
+        errors::{not_found_route, to_api_error},
+        layer::Step,
+    },
     ratelimit::{headers, Usage},
     services::Services,
     spec::ApiDocument,
@@ -34,6 +40,7 @@ struct PathEndpoint {
     allow: Vec<String>,
     services: Services,
     document: Arc<ApiDocument>,
+    conditional: ConditionalGet,
 }
 
 impl PathEndpoint {
@@ -48,12 +55,24 @@ impl PathEndpoint {
         }
         allow.push("OPTIONS".into());
         allow.sort();
+        let conditional = ConditionalGet::new(services.config.http.cache_max_age_secs);
         PathEndpoint {
             methods,
             allow,
             services,
             document,
+            conditional,
         }
+    }
+
+    /// The plugin's endpoint under conditional GET: a step here rather than a layer
+    /// around each plugin's endpoint, which would box every request's future once more.
+    fn call_plugin<'a>(
+        &'a self,
+        req: Request,
+        operation: &'a Operation,
+    ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        self.conditional.call(&*operation.endpoint, req)
     }
 
     /// A keyed operation: authenticate, authorise, count, call; every answer from here
@@ -77,7 +96,7 @@ impl PathEndpoint {
         }
         req.extensions_mut().insert(principal.clone());
         req.extensions_mut().insert(usage);
-        let resp = match operation.endpoint.call(req).await {
+        let resp = match self.call_plugin(req, operation).await {
             Ok(resp) => resp,
             Err(err) => to_api_error(err, Some(&self.document)).to_response(),
         };
@@ -131,7 +150,7 @@ impl Endpoint for PathEndpoint {
         };
         // Authorisation and counting happen here, where the operation's policy is known.
         match operation.policy.public {
-            true => operation.endpoint.call(req).await,
+            true => self.call_plugin(req, operation).await,
             false => self.call_keyed(req, operation).await,
         }
     }
@@ -184,6 +203,62 @@ fn poem_path(openapi_path: &str) -> String {
         .join("/")
 }
 
+/// Requests under `prefix` go to `api` with the prefix taken off their path, as a nested
+/// route would; the rest go to `other`. One fixed prefix needs no route table, and a
+/// table would box every request's future once more (a malloc and a copy of it).
+pub struct Prefixed<A, O> {
+    prefix: &'static str,
+    api: A,
+    other: O,
+}
+
+impl<A, O> Prefixed<A, O> {
+    pub fn new(prefix: &'static str, api: A, other: O) -> Self {
+        Prefixed { prefix, api, other }
+    }
+}
+
+impl<A: Endpoint, O: Endpoint> Endpoint for Prefixed<A, O> {
+    type Output = Response;
+
+    fn call(&self, mut req: Request) -> impl Future<Output = Result<Response>> + Send {
+        match without_prefix(req.uri(), self.prefix) {
+            Some(uri) => {
+                *req.uri_mut() = uri;
+                Either::Left(
+                    self.api
+                        .call(req)
+                        .map(|r| r.map(IntoResponse::into_response)),
+                )
+            }
+            None => Either::Right(
+                self.other
+                    .call(req)
+                    .map(|r| r.map(IntoResponse::into_response)),
+            ),
+        }
+    }
+}
+
+/// `uri` with `prefix` taken off its path (`/api/v1/x?q` → `/x?q`, `/api/v1` → `/`), or
+/// `None` when its path is not under `prefix` (`/api/v1x` is not).
+fn without_prefix(uri: &Uri, prefix: &str) -> Option<Uri> {
+    let rest = uri.path().strip_prefix(prefix)?;
+    let rest = match rest {
+        "" => "/",
+        rest if rest.starts_with('/') => rest,
+        _ => return None,
+    };
+    let path_and_query = match uri.query() {
+        Some(query) => PathAndQuery::try_from(format!("{rest}?{query}")),
+        None => PathAndQuery::try_from(rest),
+    }
+    .ok()?;
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).ok()
+}
+
 /// What answers a path no route matches.
 pub struct NotFound;
 
@@ -198,6 +273,25 @@ impl Endpoint for NotFound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prefix_comes_off_paths_under_it_only() {
+        let strip =
+            |uri: &str| without_prefix(&uri.parse().unwrap(), "/api/v1").map(|uri| uri.to_string());
+        assert_eq!(
+            strip("/api/v1/metrics?limit=5").as_deref(),
+            Some("/metrics?limit=5")
+        );
+        assert_eq!(strip("/api/v1").as_deref(), Some("/"));
+        assert_eq!(strip("/api/v1/").as_deref(), Some("/"));
+        assert_eq!(
+            strip("http://h:1/api/v1/health").as_deref(),
+            Some("http://h:1/health")
+        );
+        assert_eq!(strip("/api/v1x/health"), None);
+        assert_eq!(strip("/api/v2/health"), None);
+        assert_eq!(strip("/docs"), None);
+    }
 
     #[test]
     fn openapi_placeholders_become_poem_params() {
