@@ -29,6 +29,19 @@ pub enum AuthOutcome {
     Unavailable(std::sync::Arc<ApiError>),
 }
 
+/// The outcome of [`Authenticator::check`].
+pub enum Checked {
+    Done(AuthOutcome),
+    LookUp(KeyLookup),
+}
+
+/// A well-formed key the cache did not hold, hashed, to be found in the database.
+pub struct KeyLookup {
+    public_id: String,
+    hash: String,
+    now: i64,
+}
+
 struct CacheEntry {
     principal: Principal,
     fetched_at: i64,
@@ -66,23 +79,46 @@ impl Authenticator {
 
     /// Resolves the request's credentials; never rejects by itself.
     pub async fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> AuthOutcome {
+        match self.check(headers, query) {
+            Checked::Done(outcome) => outcome,
+            Checked::LookUp(lookup) => self.look_up(lookup).await,
+        }
+    }
+
+    /// What the credentials come to without reading the database: no key, a malformed
+    /// one, or one in the cache decide it here; any other key needs [`Self::look_up`].
+    pub fn check(&self, headers: &HeaderMap, query: Option<&str>) -> Checked {
         // A key in the URL ends up in logs and browser history: it is refused outright,
         // even beside a valid header, so the habit is caught at once.
         if query.is_some_and(query_carries_key) {
-            return AuthOutcome::Unauthenticated;
+            return Checked::Done(AuthOutcome::Unauthenticated);
         }
         let Some(key) = bearer_token(headers) else {
-            return AuthOutcome::Unauthenticated;
+            return Checked::Done(AuthOutcome::Unauthenticated);
         };
         let Some(public_id) = key::parse(key) else {
-            return AuthOutcome::Unauthenticated;
+            return Checked::Done(AuthOutcome::Unauthenticated);
         };
         let hash = self.hasher.hash(key);
         let now = self.clock.now_millis();
-        if let Some(principal) = self.cached(&hash, now) {
-            return self.accept(principal, now);
+        match self.cached(&hash, now) {
+            Some(principal) => Checked::Done(self.accept(principal, now)),
+            None => Checked::LookUp(KeyLookup {
+                public_id: public_id.to_owned(),
+                hash,
+                now,
+            }),
         }
-        match store::find_key(&self.db, public_id).await {
+    }
+
+    /// Finds a key the cache did not hold.
+    pub async fn look_up(&self, lookup: KeyLookup) -> AuthOutcome {
+        let KeyLookup {
+            public_id,
+            hash,
+            now,
+        } = lookup;
+        match store::find_key(&self.db, &public_id).await {
             Ok(Some(stored)) if key::hashes_match(&stored.hash, &hash) && !stored.revoked => {
                 self.remember(hash, stored.principal.clone(), now);
                 self.accept(stored.principal, now)

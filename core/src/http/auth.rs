@@ -1,10 +1,11 @@
 //! The auth step: resolves the request's credentials once, for the router to enforce.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
+use futures_util::{future::Either, FutureExt};
 use poem::{Endpoint, Middleware, Request, Result};
 
-use crate::auth::Authenticator;
+use crate::auth::{authenticator::Checked, Authenticator};
 
 pub struct AuthLayer {
     authenticator: Arc<Authenticator>,
@@ -35,12 +36,21 @@ pub struct AuthEndpoint<E> {
 impl<E: Endpoint> Endpoint for AuthEndpoint<E> {
     type Output = E::Output;
 
-    async fn call(&self, mut req: Request) -> Result<Self::Output> {
-        let outcome = self
-            .authenticator
-            .authenticate(req.headers(), req.uri().query())
-            .await;
-        req.extensions_mut().insert(outcome);
-        self.inner.call(req).await
+    // Not an `async fn`: that would hold the request beside the inner call's future,
+    // which holds it too. A key the cache knows (or no key) is settled at once; the rare
+    // database read is boxed, so the usual request's future does not carry its state.
+    fn call(&self, mut req: Request) -> impl Future<Output = Result<E::Output>> + Send {
+        match self.authenticator.check(req.headers(), req.uri().query()) {
+            Checked::Done(outcome) => {
+                req.extensions_mut().insert(outcome);
+                Either::Left(self.inner.call(req))
+            }
+            Checked::LookUp(lookup) => Either::Right(
+                Box::pin(self.authenticator.look_up(lookup)).then(move |outcome| {
+                    req.extensions_mut().insert(outcome);
+                    self.inner.call(req)
+                }),
+            ),
+        }
     }
 }
