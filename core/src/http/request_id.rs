@@ -21,6 +21,17 @@ pub fn current() -> Option<String> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
+/// The request's id, in its extensions.
+#[derive(Debug, Clone)]
+pub struct Id(pub String);
+
+impl Id {
+    /// The id [`RequestId`] gave `req`, or `""` outside that layer.
+    pub fn of(req: &Request) -> &str {
+        req.extensions().get::<Id>().map_or("", |id| id.0.as_str())
+    }
+}
+
 /// A caller's id is kept when it is 1-128 characters of `[A-Za-z0-9._-]`; anything else
 /// (too long, control characters, spaces) is replaced so it cannot poison the log.
 pub fn accept(candidate: &str) -> bool {
@@ -35,7 +46,7 @@ pub fn accept(candidate: &str) -> bool {
 pub fn generate() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    crate::hex_digits::lower(bytes)
 }
 
 /// The outermost layer: fixes the id, runs the rest of the request in its scope, and
@@ -44,15 +55,17 @@ pub fn generate() -> String {
 pub struct RequestId;
 
 impl Step for RequestId {
-    // The inner call is made in the id's scope, as layers below read it as they start.
     fn call<'a, E: Endpoint>(
         &'a self,
         inner: &'a E,
-        req: Request,
+        mut req: Request,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let id = of(&req);
         let header = HeaderValue::from_str(&id).expect("accepted ids are valid header values");
-        let inner = CURRENT.sync_scope(id.clone(), || inner.call(req));
+        // Layers below that read the id while building their future find it in the
+        // request; the task-local scope only holds while the future is polled.
+        req.extensions_mut().insert(Id(id.clone()));
+        let inner = inner.call(req);
         CURRENT.scope(
             id,
             inner.map(move |result| {
