@@ -80,15 +80,18 @@ impl Db {
             // flush.
             pool = pool.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    // Reads through a 256 MiB memory map, which the kernel's page cache
-                    // backs once for all connections: with plain reads a large file's
-                    // latency grew with its size (cargo xtask bench). Each connection's
-                    // own page cache is private memory, so pool size x cache_size bounds
-                    // the server's: 8 MiB each (64 MiB each took 700 MB at 10M points).
+                    // Each connection's page cache is the server's own memory, so pool
+                    // size x cache_size bounds it: 4 MiB each, 40 MiB for the default
+                    // pool (8 MiB each took 197 MB of private memory at 10M points, 4 MiB
+                    // 108 MB, with the same throughput but for the first page of the
+                    // largest project). No memory map: its pages counted once per
+                    // connection in the server's resident memory (900 MB at 10M points),
+                    // and reads from the kernel's page cache cost no more at that size
+                    // (cargo xtask bench).
                     for pragma in [
                         "PRAGMA synchronous = NORMAL",
-                        "PRAGMA cache_size = -8192",
-                        "PRAGMA mmap_size = 268435456",
+                        "PRAGMA cache_size = -4096",
+                        "PRAGMA mmap_size = 0",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
