@@ -4,12 +4,16 @@
 use std::future::Future;
 
 use futures_util::FutureExt;
-use poem::{http::HeaderValue, Endpoint, IntoResponse, Request, Response, Result};
+use poem::{
+    http::{HeaderName, HeaderValue},
+    Endpoint, IntoResponse, Request, Response, Result,
+};
 use rand::RngCore;
 
 use crate::http::layer::Step;
 
-pub const HEADER: &str = "x-request-id";
+/// A constant, so the name is checked once, at compile time, not on every request.
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
 tokio::task_local! {
@@ -88,7 +92,7 @@ impl Step for RequestId {
 /// The caller's id when [`accept`]ed, a new one otherwise.
 fn of(req: &Request) -> String {
     req.headers()
-        .get(HEADER)
+        .get(&HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| accept(v))
         .map(str::to_owned)

@@ -7,25 +7,27 @@ use poem::{
 
 use super::Usage;
 
-pub const LIMIT: &str = "x-ratelimit-limit";
-pub const REMAINING: &str = "x-ratelimit-remaining";
-pub const USED: &str = "x-ratelimit-used";
-pub const RESET: &str = "x-ratelimit-reset";
-pub const POLICY: &str = "ratelimit-policy";
-pub const RATELIMIT: &str = "ratelimit";
+// Names as constants: `HeaderName::from_static` called at run time checks the name's
+// every byte on every request; in a constant that happens once, at compile time.
+pub const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+pub const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+pub const USED: HeaderName = HeaderName::from_static("x-ratelimit-used");
+pub const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+pub const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// Sets the window's headers (and `Retry-After` on a 429) on `resp`.
 pub fn apply(usage: &Usage, resp: &mut Response) {
     let headers = resp.headers_mut();
-    let mut set = |name: &'static str, value: String| {
+    headers.insert(LIMIT, HeaderValue::from(usage.limit));
+    headers.insert(REMAINING, HeaderValue::from(usage.remaining));
+    headers.insert(USED, HeaderValue::from(usage.used));
+    headers.insert(RESET, HeaderValue::from(usage.reset_at_secs));
+    let mut set = |name: HeaderName, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
+            headers.insert(name, value);
         }
     };
-    set(LIMIT, usage.limit.to_string());
-    set(REMAINING, usage.remaining.to_string());
-    set(USED, usage.used.to_string());
-    set(RESET, usage.reset_at_secs.to_string());
     set(POLICY, format!("\"project\";q={};w=3600", usage.limit));
     set(
         RATELIMIT,
