@@ -202,7 +202,6 @@ impl TestApp {
         mut config: crate::config::Config,
         clock: crate::clock::SharedClock,
     ) -> TestApp {
-        use poem::EndpointExt;
         config.database = db.config();
         let registry = crate::registry::Registry::new(plugins).expect("unique plugin names");
         let connected = db.connect().await;
@@ -212,7 +211,7 @@ impl TestApp {
             .expect("migrate");
         let services = crate::services::Services::new(config, connected, clock);
         let api = registry.mount(&services).expect("mount");
-        let endpoint = crate::http::app(api, &services).boxed();
+        let endpoint = crate::http::app(api, &services);
         TestApp { services, endpoint }
     }
 
