@@ -77,16 +77,9 @@ impl Authenticator {
         &self.hasher
     }
 
-    /// Resolves the request's credentials; never rejects by itself.
-    pub async fn authenticate(&self, headers: &HeaderMap, query: Option<&str>) -> AuthOutcome {
-        match self.check(headers, query) {
-            Checked::Done(outcome) => outcome,
-            Checked::LookUp(lookup) => self.look_up(lookup).await,
-        }
-    }
-
-    /// What the credentials come to without reading the database: no key, a malformed
-    /// one, or one in the cache decide it here; any other key needs [`Self::look_up`].
+    /// Resolves the request's credentials as far as it can without reading the database;
+    /// never rejects by itself. No key, a malformed one, or one in the cache decide it
+    /// here; any other key needs [`Self::look_up`].
     pub fn check(&self, headers: &HeaderMap, query: Option<&str>) -> Checked {
         // A key in the URL ends up in logs and browser history: it is refused outright,
         // even beside a valid header, so the habit is caught at once.
