@@ -329,7 +329,7 @@ fn sqlite_dataset(
 /// Reads a reused SQLite file through once, so that the first scenarios find it in the
 /// kernel's page cache as the later ones do: on this machine a file left alone for a
 /// while is mostly evicted, and a scenario that met it cold read from disk (a year of
-/// time series served 39 requests/s cold against 1,500 warm). A file just generated is
+/// time series served 39 requests/s cold against 1,275 warm). A file just generated is
 /// warm already.
 fn warm_page_cache(file: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
