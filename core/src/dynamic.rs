@@ -213,7 +213,8 @@ impl Endpoint for DynamicEndpoint {
         let body = req.take_body().into_string().await.unwrap_or_default();
         let request = abi::Request {
             method: req.method().to_string(),
-            path: req.uri().path().to_owned(),
+            // The API's routes hold full paths; the plugin's are relative to the prefix.
+            path: relative_path(req.uri().path()).to_owned(),
             query: req.uri().query().unwrap_or_default().to_owned(),
             headers: req
                 .headers()
@@ -237,6 +238,15 @@ impl Endpoint for DynamicEndpoint {
             ))
         })?;
         into_response(response)
+    }
+}
+
+/// `/api/v1/goals` → `/goals`, as the plugin's document lists it.
+fn relative_path(path: &str) -> &str {
+    match path.strip_prefix(crate::spec::API_PREFIX) {
+        Some("") => "/",
+        Some(rest) => rest,
+        None => path,
     }
 }
 

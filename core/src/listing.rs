@@ -63,7 +63,7 @@ impl Pagination {
     /// own path and query with `offset` moved; relative references, so they survive a
     /// proxy that rewrites the host.
     pub fn link_header(&self, req: &poem::Request) -> Option<String> {
-        self.links_from(crate::http::RequestUri::of(req))
+        self.links_from(req.uri())
     }
 
     fn links_from(&self, uri: &Uri) -> Option<String> {

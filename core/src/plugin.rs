@@ -1,13 +1,20 @@
 //! The plugin contract: what a plugin gives the framework, and what it gets from it.
 //!
 //! A plugin owns one resource: its tables (as [`Migration`]s), its routes and its part of
-//! the OpenAPI document. Routes and spec come from the same `OpenApiService`, so they
+//! the OpenAPI document. Routes and spec come from the same poem-openapi type, so they
 //! cannot disagree; core merges every plugin's document into the one it serves.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeSet, HashMap},
+    marker::PhantomData,
+    sync::Arc,
+};
 
-use poem::{endpoint::BoxEndpoint, IntoEndpoint, Response};
-use poem_openapi::{OpenApi, OpenApiService};
+use poem::{endpoint::BoxEndpoint, http::Method, Response};
+use poem_openapi::{
+    registry::{MetaApi, Registry},
+    OpenApi, OpenApiService,
+};
 
 use crate::{clock::SharedClock, config::Config, db::Db, migrate::Migration, services::Services};
 
@@ -60,11 +67,11 @@ impl PluginContext {
     }
 }
 
-/// A mounted plugin: its endpoint and the OpenAPI document describing it.
+/// A mounted plugin: its endpoints and the OpenAPI document describing them.
 ///
 /// Paths in `spec` are relative to `/api/v1`; the registry adds the prefix.
 pub struct Mounted {
-    pub(crate) endpoint: BoxEndpoint<'static, Response>,
+    pub(crate) endpoints: Endpoints,
     pub(crate) spec: serde_json::Value,
     pub(crate) public: BTreeSet<String>,
     pub(crate) uncounted: BTreeSet<String>,
@@ -73,17 +80,28 @@ pub struct Mounted {
 
 impl Mounted {
     /// Routes and spec from one poem-openapi API value (a type or a tuple of types).
+    ///
+    /// Each operation's own endpoint is kept, so the router, which has already matched
+    /// the operation, calls it directly: poem-openapi's service would route the request a
+    /// second time, through two more tables and three more boxed futures.
     pub fn from_api<T: OpenApi + 'static>(api: T) -> Result<Mounted, PluginError> {
-        let service = OpenApiService::new(api, "plugin", "0");
+        let service = OpenApiService::new(SpecOf::<T>(PhantomData), "plugin", "0");
         let spec = serde_json::from_str(&service.spec())
             .map_err(|e| PluginError::new(format!("its spec is not valid JSON: {e}")))?;
-        Ok(Mounted::new(service.into_endpoint(), spec))
+        let mut table = HashMap::new();
+        api.add_routes(&mut table);
+        Ok(Mounted::with(Endpoints::PerOperation(table), spec))
     }
 
-    /// Routes and spec supplied separately (dynamic plugins, tests).
+    /// One endpoint for every operation in `spec`, which routes inside itself (dynamic
+    /// plugins, tests).
     pub fn new(endpoint: BoxEndpoint<'static, Response>, spec: serde_json::Value) -> Mounted {
+        Mounted::with(Endpoints::Shared(Arc::new(endpoint)), spec)
+    }
+
+    fn with(endpoints: Endpoints, spec: serde_json::Value) -> Mounted {
         Mounted {
-            endpoint,
+            endpoints,
             spec,
             public: BTreeSet::new(),
             uncounted: BTreeSet::new(),
@@ -111,6 +129,50 @@ impl Mounted {
             .extend(operation_ids.iter().map(|id| (*id).to_owned()));
         self
     }
+}
+
+/// An endpoint the router may hand to more than one operation.
+pub(crate) type SharedEndpoint = Arc<BoxEndpoint<'static, Response>>;
+
+/// Endpoints by poem path (`/metrics/:metric_id`) and method, as poem-openapi's
+/// `add_routes` lists them.
+type OperationTable = HashMap<String, HashMap<Method, BoxEndpoint<'static>>>;
+
+/// A plugin's endpoints, found by operation.
+pub(crate) enum Endpoints {
+    /// One per operation.
+    PerOperation(OperationTable),
+    /// One for all, routing inside.
+    Shared(SharedEndpoint),
+}
+
+impl Endpoints {
+    /// The endpoint serving `method` at `path` (poem's form, relative to `/api/v1`).
+    pub(crate) fn take(&mut self, path: &str, method: &str) -> Option<SharedEndpoint> {
+        match self {
+            Endpoints::PerOperation(table) => {
+                let method = Method::from_bytes(method.as_bytes()).ok()?;
+                table.get_mut(path)?.remove(&method).map(Arc::new)
+            }
+            Endpoints::Shared(endpoint) => Some(endpoint.clone()),
+        }
+    }
+}
+
+/// The document of `T` without a value of `T`: the service that writes the document
+/// needs an API value, and the plugin's own goes to its endpoints.
+struct SpecOf<T>(PhantomData<fn() -> T>);
+
+impl<T: OpenApi> OpenApi for SpecOf<T> {
+    fn meta() -> Vec<MetaApi> {
+        T::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry)
+    }
+
+    fn add_routes(self, _: &mut OperationTable) {}
 }
 
 /// A plugin could not be mounted; the message says why, for the operator.

@@ -40,6 +40,8 @@ pub enum RegistryError {
     Merge(#[from] MergeError),
     #[error(transparent)]
     Migrate(#[from] MigrateError),
+    #[error(transparent)]
+    Unrouted(#[from] crate::http::router::Unrouted),
 }
 
 /// A plugin as errors name it: a dynamic one by its file too.
@@ -181,11 +183,11 @@ impl Registry {
             }
             public.extend(mounted.public);
             uncounted.extend(mounted.uncounted);
-            endpoints.insert(name, Arc::new(mounted.endpoint));
+            endpoints.insert(name, mounted.endpoints);
         }
         let document = Arc::new(ApiDocument::build(&fragments, &public, &uncounted)?);
         self.document.fill(&document);
-        let routes = crate::http::router::api_routes(&document, &endpoints, API_PREFIX, services);
+        let routes = crate::http::router::api_routes(&document, endpoints, API_PREFIX, services)?;
         Ok(MountedApi { document, routes })
     }
 

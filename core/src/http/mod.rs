@@ -1,8 +1,8 @@
 //! The request path, outermost first:
 //!
-//! request id → request URI → tracing span → [CORS] → size and time limits → panic
-//! guard → error normaliser → `/api/v1` (auth → router, with each operation's policy
-//! and [rate limit] → conditional GET → plugin handler), or else `/docs` and 404.
+//! request id → tracing span → [CORS] → size and time limits → panic guard → error
+//! normaliser → `/api/v1` (auth → router, with each operation's policy and [rate limit]
+//! → conditional GET → the operation's handler), or else `/docs` and 404.
 //!
 //! Each concern is one layer in one module. The auth layer turns credentials into an
 //! outcome without rejecting; the router, which knows the operation, enforces its
@@ -20,56 +20,21 @@ pub mod request_id;
 pub mod router;
 pub mod trace;
 
-/// The request's URI as the client sent it, before any prefix was stripped by routing:
-/// what `Link` headers are built from.
-#[derive(Debug, Clone)]
-pub struct RequestUri(pub poem::http::Uri);
-
-impl RequestUri {
-    pub fn of(req: &Request) -> &poem::http::Uri {
-        req.extensions()
-            .get::<RequestUri>()
-            .map(|u| &u.0)
-            .unwrap_or_else(|| req.original_uri())
-    }
-}
-
-/// Keeps [`RequestUri`] for the layers and handlers below.
-#[derive(Clone)]
-struct RememberUri;
-
-impl Step for RememberUri {
-    fn call<'a, E: Endpoint>(
-        &'a self,
-        inner: &'a E,
-        mut req: Request,
-    ) -> impl Future<Output = poem::Result<Response>> + Send + 'a {
-        let uri = req.uri().clone();
-        req.extensions_mut().insert(RequestUri(uri));
-        inner
-            .call(req)
-            .map(|result| result.map(IntoResponse::into_response))
-    }
-}
-
-use std::future::Future;
-
-use futures_util::FutureExt;
 use poem::{
     endpoint::{make_sync, BoxEndpoint},
     get,
     web::Html,
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route,
+    Endpoint, EndpointExt, Response, Route,
 };
 
 use crate::{registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html};
-use layer::{Layer, Step};
+use layer::Layer;
 
 /// The whole HTTP application for a mounted API.
 ///
-/// Its request future is boxed once, here: poem's server and hyper move each request's
-/// future several times before polling it, and a pointer is cheaper to move than the
-/// whole stack's state.
+/// Its request future is boxed once, here. poem's server boxes it again, but through an
+/// `async fn` wrapper that holds the request beside the future it awaits: given a box,
+/// that wrapper (and hyper, which moves it) holds a pointer rather than the whole stack.
 pub fn app(api: MountedApi, services: &Services) -> BoxEndpoint<'static, Response> {
     layers(api, services).boxed()
 }
@@ -100,8 +65,7 @@ fn layers(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respon
             !http.cors_allowed_origins.is_empty(),
             cors(&http.cors_allowed_origins),
         )
-        .with(Layer(trace::Trace))
-        .with(Layer(RememberUri));
+        .with(Layer(trace::Trace));
     routes.with(Layer(request_id::RequestId))
 }
 
@@ -134,6 +98,7 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
 mod tests {
     use super::*;
     use crate::{config::Config, db::Db, registry::Registry};
+    use poem::Request;
 
     /// Each layer holds the request once, in the call it passes it to: an `async fn`
     /// layer keeps its own copy beside that call, and a stack of them made this future

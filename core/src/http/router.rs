@@ -8,8 +8,7 @@ use std::{collections::BTreeMap, future::Future, sync::Arc};
 
 use futures_util::{future::Either, FutureExt};
 use poem::{
-    endpoint::BoxEndpoint,
-    http::{header, uri::PathAndQuery, Method, StatusCode, Uri},
+    http::{header, Method, StatusCode},
     Endpoint, IntoResponse, Request, Response, Result, Route,
 };
 
@@ -21,12 +20,11 @@ use crate::{
         errors::{not_found_route, to_api_error},
         layer::Step,
     },
+    plugin::{Endpoints, SharedEndpoint},
     ratelimit::{headers, Usage},
     services::Services,
     spec::ApiDocument,
 };
-
-type SharedEndpoint = Arc<BoxEndpoint<'static, Response>>;
 
 /// One operation: the plugin endpoint that serves it and what it requires.
 struct Operation {
@@ -69,9 +67,17 @@ impl PathEndpoint {
     /// around each plugin's endpoint, which would box every request's future once more.
     fn call_plugin<'a>(
         &'a self,
-        req: Request,
+        mut req: Request,
         operation: &'a Operation,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
+        // poem-openapi's query extractors read the query's pairs from the request, where
+        // its own service would have put them before routing to the operation. The type
+        // is exported only from its doc-hidden `__private` module, which its generated
+        // code uses too: an upgrade that changes it fails to compile here, and one that
+        // reads the pairs elsewhere fails the metrics list tests (`limit=0` is a 400).
+        let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
+        req.extensions_mut()
+            .insert(poem_openapi::__private::UrlQuery(pairs));
         self.conditional.call(&*operation.endpoint, req)
     }
 
@@ -156,18 +162,39 @@ impl Endpoint for PathEndpoint {
     }
 }
 
-/// The `/api/v1` route table for `operations`, served by `endpoints` (plugin → endpoint).
-pub fn api_routes(
+/// A document's operation that its plugin has no endpoint for.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}` serves no endpoint for operation `{operation_id}` ({method} {path})")]
+pub struct Unrouted {
+    plugin: String,
+    operation_id: String,
+    method: String,
+    path: String,
+}
+
+/// The `/api/v1` route table for the document's operations, each served by its plugin's
+/// endpoint (`endpoints`: plugin → its endpoints).
+pub(crate) fn api_routes(
     document: &Arc<ApiDocument>,
-    endpoints: &BTreeMap<String, SharedEndpoint>,
+    mut endpoints: BTreeMap<String, Endpoints>,
     prefix: &str,
     services: &Services,
-) -> Route {
+) -> Result<Route, Unrouted> {
     let mut by_path: BTreeMap<String, BTreeMap<String, Operation>> = BTreeMap::new();
     for op in document.operations() {
+        // Plugins route relative to the prefix; the API's table holds full paths.
         let relative = op.path.strip_prefix(prefix).unwrap_or(&op.path);
+        let endpoint = endpoints
+            .get_mut(&op.plugin)
+            .and_then(|endpoints| endpoints.take(&poem_path(relative), &op.method))
+            .ok_or_else(|| Unrouted {
+                plugin: op.plugin.clone(),
+                operation_id: op.operation_id.clone(),
+                method: op.method.clone(),
+                path: op.path.clone(),
+            })?;
         let operation = Operation {
-            endpoint: endpoints[&op.plugin].clone(),
+            endpoint,
             policy: Policy {
                 public: op.public,
                 scope: op.scope.clone(),
@@ -175,7 +202,7 @@ pub fn api_routes(
             },
         };
         by_path
-            .entry(poem_path(relative))
+            .entry(poem_path(&op.path))
             .or_default()
             .insert(op.method.clone(), operation);
     }
@@ -186,26 +213,31 @@ pub fn api_routes(
             PathEndpoint::new(methods, services.clone(), document.clone()),
         );
     }
-    route
+    Ok(route)
 }
 
-/// `/metrics/{metric_id}` (OpenAPI) → `/metrics/:metric_id` (poem).
+/// `/metrics/{metric_id}` (OpenAPI) → `/metrics/:param0` (poem), as poem-openapi routes
+/// it: its extractors read path parameters by position, not by name.
 fn poem_path(openapi_path: &str) -> String {
+    let mut placeholders = 0;
     openapi_path
         .split('/')
-        .map(
-            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => format!(":{name}"),
-                None => segment.to_owned(),
-            },
-        )
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                placeholders += 1;
+                format!(":param{}", placeholders - 1)
+            } else {
+                segment.to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
 
-/// Requests under `prefix` go to `api` with the prefix taken off their path, as a nested
-/// route would; the rest go to `other`. One fixed prefix needs no route table, and a
-/// table would box every request's future once more (a malloc and a copy of it).
+/// Requests under `prefix` go to `api`, the rest to `other`. The URI is left as the
+/// client sent it (the API's routes include the prefix), so what builds `Link` headers
+/// reads it as it is; a nested route would rewrite it, and box every request's future
+/// once more.
 pub struct Prefixed<A, O> {
     prefix: &'static str,
     api: A,
@@ -221,17 +253,14 @@ impl<A, O> Prefixed<A, O> {
 impl<A: Endpoint, O: Endpoint> Endpoint for Prefixed<A, O> {
     type Output = Response;
 
-    fn call(&self, mut req: Request) -> impl Future<Output = Result<Response>> + Send {
-        match without_prefix(req.uri(), self.prefix) {
-            Some(uri) => {
-                *req.uri_mut() = uri;
-                Either::Left(
-                    self.api
-                        .call(req)
-                        .map(|r| r.map(IntoResponse::into_response)),
-                )
-            }
-            None => Either::Right(
+    fn call(&self, req: Request) -> impl Future<Output = Result<Response>> + Send {
+        match under(req.uri().path(), self.prefix) {
+            true => Either::Left(
+                self.api
+                    .call(req)
+                    .map(|r| r.map(IntoResponse::into_response)),
+            ),
+            false => Either::Right(
                 self.other
                     .call(req)
                     .map(|r| r.map(IntoResponse::into_response)),
@@ -240,23 +269,10 @@ impl<A: Endpoint, O: Endpoint> Endpoint for Prefixed<A, O> {
     }
 }
 
-/// `uri` with `prefix` taken off its path (`/api/v1/x?q` → `/x?q`, `/api/v1` → `/`), or
-/// `None` when its path is not under `prefix` (`/api/v1x` is not).
-fn without_prefix(uri: &Uri, prefix: &str) -> Option<Uri> {
-    let rest = uri.path().strip_prefix(prefix)?;
-    let rest = match rest {
-        "" => "/",
-        rest if rest.starts_with('/') => rest,
-        _ => return None,
-    };
-    let path_and_query = match uri.query() {
-        Some(query) => PathAndQuery::try_from(format!("{rest}?{query}")),
-        None => PathAndQuery::try_from(rest),
-    }
-    .ok()?;
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(path_and_query);
-    Uri::from_parts(parts).ok()
+/// `/api/v1` and `/api/v1/x` are under `/api/v1`; `/api/v1x` is not.
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// What answers a path no route matches.
@@ -275,30 +291,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_prefix_comes_off_paths_under_it_only() {
-        let strip =
-            |uri: &str| without_prefix(&uri.parse().unwrap(), "/api/v1").map(|uri| uri.to_string());
-        assert_eq!(
-            strip("/api/v1/metrics?limit=5").as_deref(),
-            Some("/metrics?limit=5")
-        );
-        assert_eq!(strip("/api/v1").as_deref(), Some("/"));
-        assert_eq!(strip("/api/v1/").as_deref(), Some("/"));
-        assert_eq!(
-            strip("http://h:1/api/v1/health").as_deref(),
-            Some("http://h:1/health")
-        );
-        assert_eq!(strip("/api/v1x/health"), None);
-        assert_eq!(strip("/api/v2/health"), None);
-        assert_eq!(strip("/docs"), None);
+    fn paths_are_under_the_prefix_only_at_a_segment_boundary() {
+        assert!(under("/api/v1/metrics", "/api/v1"));
+        assert!(under("/api/v1", "/api/v1"));
+        assert!(under("/api/v1/", "/api/v1"));
+        assert!(!under("/api/v1x/health", "/api/v1"));
+        assert!(!under("/api/v2/health", "/api/v1"));
+        assert!(!under("/docs", "/api/v1"));
     }
 
     #[test]
     fn openapi_placeholders_become_poem_params() {
         assert_eq!(
             poem_path("/metrics/{metric_id}/timeseries"),
-            "/metrics/:metric_id/timeseries"
+            "/metrics/:param0/timeseries"
         );
+        assert_eq!(poem_path("/a/{x}/b/{y}"), "/a/:param0/b/:param1");
         assert_eq!(poem_path("/health"), "/health");
     }
 }
