@@ -17,23 +17,24 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
 tokio::task_local! {
-    static CURRENT: String;
+    static CURRENT: HeaderValue;
 }
 
 /// The id of the request being served by this task, if any.
 pub fn current() -> Option<String> {
-    CURRENT.try_with(Clone::clone).ok()
+    CURRENT
+        .try_with(|id| id.to_str().unwrap_or_default().to_owned())
+        .ok()
 }
 
-/// The request's id, in its extensions.
-#[derive(Debug, Clone)]
-pub struct Id(pub String);
-
-impl Id {
-    /// The id [`RequestId`] gave `req`, or `""` outside that layer.
-    pub fn of(req: &Request) -> &str {
-        req.extensions().get::<Id>().map_or("", |id| id.0.as_str())
-    }
+/// The request's id, for the layers below [`RequestId`], which leaves it in the
+/// request's own `X-Request-Id`: a header the map already has room for costs less than a
+/// first extension, which allocates the extensions' table.
+pub fn of(req: &Request) -> &str {
+    req.headers()
+        .get(&HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
 }
 
 /// A caller's id is kept when it is 1-128 characters of `[A-Za-z0-9._-]`; anything else
@@ -48,9 +49,13 @@ pub fn accept(candidate: &str) -> bool {
 
 /// 128 random bits as 32 lowercase hex digits.
 pub fn generate() -> String {
+    crate::hex_digits::lower(random_bits())
+}
+
+fn random_bits() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    crate::hex_digits::lower(bytes)
+    bytes
 }
 
 /// The outermost layer: fixes the id, runs the rest of the request in its scope, and
@@ -64,20 +69,19 @@ impl Step for RequestId {
         inner: &'a E,
         mut req: Request,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
-        let id = of(&req);
-        let header = HeaderValue::from_str(&id).expect("accepted ids are valid header values");
+        let id = chosen(&req);
         // Layers below that read the id while building their future find it in the
         // request; the task-local scope only holds while the future is polled.
-        req.extensions_mut().insert(Id(id.clone()));
+        req.headers_mut().insert(HEADER, id.clone());
         let inner = inner.call(req);
         CURRENT.scope(
-            id,
+            id.clone(),
             inner.map(move |result| {
                 let mut resp = match result {
                     Ok(resp) => resp.into_response(),
                     Err(err) => err.into_response(),
                 };
-                resp.headers_mut().insert(HEADER, header);
+                resp.headers_mut().insert(HEADER, id);
                 // Every answer is data, never a page to sniff into something else.
                 resp.headers_mut().insert(
                     poem::http::header::X_CONTENT_TYPE_OPTIONS,
@@ -89,14 +93,16 @@ impl Step for RequestId {
     }
 }
 
-/// The caller's id when [`accept`]ed, a new one otherwise.
-fn of(req: &Request) -> String {
-    req.headers()
-        .get(&HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| accept(v))
-        .map(str::to_owned)
-        .unwrap_or_else(generate)
+/// The caller's id when [`accept`]ed (shared with the request, not copied), a new one
+/// otherwise.
+fn chosen(req: &Request) -> HeaderValue {
+    match req.headers().get(&HEADER) {
+        Some(value) if value.to_str().is_ok_and(accept) => value.clone(),
+        _ => {
+            let digits: [u8; 32] = crate::hex_digits::lower_array(random_bits());
+            HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
+        }
+    }
 }
 
 #[cfg(test)]
