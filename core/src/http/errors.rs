@@ -16,15 +16,15 @@ use poem::{
 use poem_openapi::error::{ParseParamError, ParsePathError};
 
 use crate::{
-    error::{ApiError, ErrorCode, PROBLEM_JSON},
-    http::{layer::Step, request_id},
+    error::{ApiError, ErrorCode, Problem, PROBLEM_JSON},
+    http::layer::Step,
     spec::ApiDocument,
 };
 
 impl ApiError {
-    /// Renders the answer; a 5xx also logs its cause, under the current request id.
+    /// Renders the answer but for its body, which [`finish`] writes once the request id
+    /// is known; a 5xx also logs its cause here, inside the request's span.
     pub fn to_response(&self) -> Response {
-        let request_id = request_id::current().unwrap_or_default();
         if self.status().is_server_error() {
             match self.cause() {
                 Some(cause) => {
@@ -33,12 +33,12 @@ impl ApiError {
                 None => tracing::error!(code = %self.code(), "request failed"),
             }
         }
-        let body = serde_json::to_vec(&self.body(&request_id)).expect("problem serializes");
         let mut resp = Response::builder()
             .status(self.status())
             .content_type(PROBLEM_JSON)
             .header(header::CACHE_CONTROL, "no-store")
-            .body(body);
+            .finish();
+        resp.extensions_mut().insert(Unfinished(self.body("")));
         if let Some(secs) = self.retry_after_secs() {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -54,6 +54,21 @@ impl ApiError {
             }
         }
         resp
+    }
+}
+
+/// An error answer's body, waiting for its request id.
+#[derive(Clone)]
+struct Unfinished(Problem);
+
+/// Writes the body of an error answer (one [`ApiError::to_response`] made) with the
+/// request's id; other answers are left alone. The request-id layer, which fixes the id,
+/// calls it on every answer on the way out, so no layer below needs the id to render an
+/// error.
+pub fn finish(resp: &mut Response, request_id: &str) {
+    if let Some(Unfinished(mut problem)) = resp.extensions_mut().remove::<Unfinished>() {
+        problem.request_id = request_id.to_owned();
+        resp.set_body(serde_json::to_vec(&problem).expect("problem serializes"));
     }
 }
 

@@ -1,5 +1,6 @@
 //! Request ids: kept from the caller when well-formed, generated otherwise, echoed in
-//! `X-Request-Id`, and available to every layer (error bodies, log lines) of the request.
+//! `X-Request-Id`, available to the layers below (log lines), and written into error
+//! bodies on the way out.
 
 use std::future::Future;
 
@@ -10,26 +11,16 @@ use poem::{
 };
 use rand::RngCore;
 
-use crate::http::layer::Step;
+use crate::http::{errors, layer::Step};
 
 /// A constant, so the name is checked once, at compile time, not on every request.
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
-tokio::task_local! {
-    static CURRENT: HeaderValue;
-}
-
-/// The id of the request being served by this task, if any.
-pub fn current() -> Option<String> {
-    CURRENT
-        .try_with(|id| id.to_str().unwrap_or_default().to_owned())
-        .ok()
-}
-
 /// The request's id, for the layers below [`RequestId`], which leaves it in the
 /// request's own `X-Request-Id`: a header the map already has room for costs less than a
-/// first extension, which allocates the extensions' table.
+/// first extension, which allocates the extensions' table, or a task-local scope, which
+/// is entered and left on every poll.
 pub fn of(req: &Request) -> &str {
     req.headers()
         .get(&HEADER)
@@ -58,8 +49,8 @@ fn random_bits() -> [u8; 16] {
     bytes
 }
 
-/// The outermost layer: fixes the id, runs the rest of the request in its scope, and
-/// stamps the answer (with its id, and `X-Content-Type-Options: nosniff`).
+/// The outermost layer: fixes the id, and finishes the answer: its id (in the error
+/// body, if it is one, and in `X-Request-Id`) and `X-Content-Type-Options: nosniff`.
 #[derive(Clone)]
 pub struct RequestId;
 
@@ -70,26 +61,21 @@ impl Step for RequestId {
         mut req: Request,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let id = chosen(&req);
-        // Layers below that read the id while building their future find it in the
-        // request; the task-local scope only holds while the future is polled.
         req.headers_mut().insert(HEADER, id.clone());
-        let inner = inner.call(req);
-        CURRENT.scope(
-            id.clone(),
-            inner.map(move |result| {
-                let mut resp = match result {
-                    Ok(resp) => resp.into_response(),
-                    Err(err) => err.into_response(),
-                };
-                resp.headers_mut().insert(HEADER, id);
-                // Every answer is data, never a page to sniff into something else.
-                resp.headers_mut().insert(
-                    poem::http::header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                Ok(resp)
-            }),
-        )
+        inner.call(req).map(move |result| {
+            let mut resp = match result {
+                Ok(resp) => resp.into_response(),
+                Err(err) => err.into_response(),
+            };
+            errors::finish(&mut resp, id.to_str().unwrap_or_default());
+            resp.headers_mut().insert(HEADER, id);
+            // Every answer is data, never a page to sniff into something else.
+            resp.headers_mut().insert(
+                poem::http::header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            Ok(resp)
+        })
     }
 }
 
