@@ -65,9 +65,9 @@ struct Unfinished(Problem);
 /// request's id; other answers are left alone. The request-id layer, which fixes the id,
 /// calls it on every answer on the way out, so no layer below needs the id to render an
 /// error.
-pub fn finish(resp: &mut Response, request_id: &str) {
+pub fn finish(resp: &mut Response, request_id: &HeaderValue) {
     if let Some(Unfinished(mut problem)) = resp.extensions_mut().remove::<Unfinished>() {
-        problem.request_id = request_id.to_owned();
+        problem.request_id = request_id.to_str().unwrap_or_default().to_owned();
         resp.set_body(serde_json::to_vec(&problem).expect("problem serializes"));
     }
 }

@@ -11,10 +11,7 @@ use futures_util::{
 };
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
-use crate::{
-    error::ApiError,
-    http::{layer::Step, request_id},
-};
+use crate::{error::ApiError, http::layer::Step};
 
 /// Longest request URI, path and query together.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -67,13 +64,9 @@ fn oversized(req: &Request) -> Option<ApiError> {
             format!("is {uri_bytes} bytes; at most {MAX_URI_BYTES}"),
         ));
     }
-    // `X-Request-Id` is bounded by its own rule (an id over 128 characters is replaced),
-    // and the request-id layer above may have written it: what is counted is the rest,
-    // as the client sent it.
     let header_bytes: usize = req
         .headers()
         .iter()
-        .filter(|(name, _)| **name != request_id::HEADER)
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if header_bytes > MAX_HEADER_BYTES {
@@ -101,15 +94,5 @@ mod tests {
         assert!(oversized(&with_padding(MAX_HEADER_BYTES)).is_none());
         let refusal = oversized(&with_padding(MAX_HEADER_BYTES + 1)).expect("refused");
         assert_eq!(refusal.details()[0].parameter, "headers");
-    }
-
-    #[test]
-    fn the_request_id_the_layer_above_wrote_is_not_counted() {
-        let mut req = with_padding(MAX_HEADER_BYTES);
-        req.headers_mut().insert(
-            request_id::HEADER,
-            poem::http::HeaderValue::from_static("0123456789abcdef0123456789abcdef"),
-        );
-        assert!(oversized(&req).is_none());
     }
 }

@@ -100,6 +100,29 @@ mod tests {
     use crate::{config::Config, db::Db, registry::Registry};
     use poem::Request;
 
+    /// The built-in plugins mounted on a database that is never reached.
+    fn mounted() -> (MountedApi, Services) {
+        let config = Config::default();
+        let services = Services::system(config.clone(), Db::lazy(&config.database).unwrap());
+        let api = Registry::new(vec![]).unwrap().mount(&services).unwrap();
+        (api, services)
+    }
+
+    /// The limit counts the headers as the client sent them: the id the request-id layer
+    /// makes for a request without one is not among them.
+    #[tokio::test]
+    async fn headers_at_the_limit_pass_the_whole_stack() {
+        let (api, services) = mounted();
+        let app = app(api, &services);
+        let padding = "y".repeat(limits::MAX_HEADER_BYTES - "x-pad".len());
+        let request = Request::builder()
+            .uri_str("/no-such-page")
+            .header("x-pad", padding)
+            .finish();
+        let resp = app.call(request).await.unwrap();
+        assert_eq!(resp.status(), poem::http::StatusCode::NOT_FOUND);
+    }
+
     /// Each layer holds the request once, in the call it passes it to: an `async fn`
     /// layer keeps its own copy beside that call, and a stack of them made this future
     /// 11 KB in a release build. With the API's own layers and the auth step inline (no
@@ -107,9 +130,7 @@ mod tests {
     /// `.around` layer more adds 1.5 KB.
     #[tokio::test]
     async fn each_layer_holds_the_request_once() {
-        let config = Config::default();
-        let services = Services::system(config.clone(), Db::lazy(&config.database).unwrap());
-        let api = Registry::new(vec![]).unwrap().mount(&services).unwrap();
+        let (api, services) = mounted();
         let app = layers(api, &services);
         let request = Request::builder().uri_str("/api/v1/health").finish();
         let future = app.call(request);

@@ -17,15 +17,19 @@ use crate::http::{errors, layer::Step};
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_LEN: usize = 128;
 
-/// The request's id, for the layers below [`RequestId`], which leaves it in the
-/// request's own `X-Request-Id`: a header the map already has room for costs less than a
-/// first extension, which allocates the extensions' table, or a task-local scope, which
-/// is entered and left on every poll.
-pub fn of(req: &Request) -> &str {
-    req.headers()
-        .get(&HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
+/// The request's id, as [`RequestId`] fixed it, in the request's extensions for the
+/// layers below; the request's own headers stay as the client sent them.
+#[derive(Debug, Clone)]
+pub struct Id(pub HeaderValue);
+
+impl Id {
+    /// The id [`RequestId`] gave `req`, or `""` outside that layer.
+    pub fn of(req: &Request) -> &str {
+        req.extensions()
+            .get::<Id>()
+            .and_then(|id| id.0.to_str().ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A caller's id is kept when it is 1-128 characters of `[A-Za-z0-9._-]`; anything else
@@ -40,13 +44,9 @@ pub fn accept(candidate: &str) -> bool {
 
 /// 128 random bits as 32 lowercase hex digits.
 pub fn generate() -> String {
-    crate::hex_digits::lower(random_bits())
-}
-
-fn random_bits() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes
+    crate::hex_digits::lower(bytes)
 }
 
 /// The outermost layer: fixes the id, and finishes the answer: its id (in the error
@@ -61,13 +61,13 @@ impl Step for RequestId {
         mut req: Request,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let id = chosen(&req);
-        req.headers_mut().insert(HEADER, id.clone());
+        req.extensions_mut().insert(Id(id.clone()));
         inner.call(req).map(move |result| {
             let mut resp = match result {
                 Ok(resp) => resp.into_response(),
                 Err(err) => err.into_response(),
             };
-            errors::finish(&mut resp, id.to_str().unwrap_or_default());
+            errors::finish(&mut resp, &id);
             resp.headers_mut().insert(HEADER, id);
             // Every answer is data, never a page to sniff into something else.
             resp.headers_mut().insert(
@@ -84,10 +84,8 @@ impl Step for RequestId {
 fn chosen(req: &Request) -> HeaderValue {
     match req.headers().get(&HEADER) {
         Some(value) if value.to_str().is_ok_and(accept) => value.clone(),
-        _ => {
-            let digits: [u8; 32] = crate::hex_digits::lower_array(random_bits());
-            HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
-        }
+        // From the `String` itself, not a copy of it.
+        _ => HeaderValue::try_from(generate()).expect("hex digits are a valid header value"),
     }
 }
 

@@ -21,7 +21,7 @@ impl Step for Trace {
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
         let span = tracing::info_span!(
             "request",
-            request_id = %request_id::of(&req),
+            request_id = %request_id::Id::of(&req),
             method = %req.method(),
             path = %req.uri().path(),
         );
