@@ -43,7 +43,7 @@ pub async fn load(services: &Services) -> anyhow::Result<Loaded> {
         dashtray_integrations::store::insert(db, integration).await?;
     }
     let points = points();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     dashtray_metrics::store::insert(&mut tx, &points).await?;
     tx.commit().await?;
     let dashboards = dashboards();

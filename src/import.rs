@@ -47,7 +47,7 @@ pub enum ImportError {
         line: u64,
         written: u64,
         #[source]
-        source: dashtray_core::sqlx::Error,
+        source: dashtray_core::db::DbError,
     },
 }
 
@@ -126,8 +126,8 @@ async fn write(
         written: progress.rows,
         source,
     };
-    let mut tx = db.pool().begin().await.map_err(failed)?;
-    store::insert(&mut tx, batch).await.map_err(failed)?;
+    let mut tx = db.begin().await.map_err(failed)?;
+    store::append(&mut tx, batch).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     progress.rows += batch.len() as u64;
     progress.batches += 1;

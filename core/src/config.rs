@@ -510,7 +510,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A log filter such as `info` or `dashtray=debug,sqlx=warn`, checked when read.
+/// A log filter such as `info` or `dashtray=debug,tokio_postgres=warn`, checked when read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLevel(String);
 

@@ -46,6 +46,3 @@ pub use migrate::Migration;
 pub use plugin::{Mounted, Plugin, PluginContext, PluginError};
 pub use registry::Registry;
 pub use services::Services;
-
-/// Re-exported so plugins and tests query with the same sqlx as core.
-pub use sqlx;

@@ -31,6 +31,14 @@ pub struct Pagination {
     pub next_cursor: Option<String>,
 }
 
+/// The list's total when one page shows it, so that no count is needed: a page shorter
+/// than its limit ends the list, so the total is the offset plus its rows (unless it is
+/// empty past the start, where the offset may overshoot the end). `None`: count.
+pub fn total_from_page(offset: u64, limit: u32, rows: usize) -> Option<u64> {
+    let short = rows < limit as usize;
+    (short && (rows > 0 || offset == 0)).then(|| offset.saturating_add(rows as u64))
+}
+
 impl Pagination {
     pub fn new(limit: u32, offset: u64, total: u64) -> Self {
         Pagination {
@@ -152,5 +160,22 @@ mod tests {
         );
         let last = Pagination::after_cursor(10, 400, None);
         assert_eq!(last.links_from(&request("/api/v1/metrics?cursor=c1")), None);
+    }
+
+    #[test]
+    fn a_short_page_tells_the_total_and_a_full_or_empty_deep_one_does_not() {
+        assert_eq!(total_from_page(0, 100, 30), Some(30), "a short first page");
+        assert_eq!(total_from_page(0, 100, 0), Some(0), "an empty list");
+        assert_eq!(total_from_page(200, 100, 5), Some(205), "a short last page");
+        assert_eq!(
+            total_from_page(0, 100, 100),
+            None,
+            "a full page: more may follow"
+        );
+        assert_eq!(
+            total_from_page(500, 100, 0),
+            None,
+            "past the end: the offset overshoots"
+        );
     }
 }

@@ -6,9 +6,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::Row;
-
-use crate::{config::DatabaseKind, db::Db};
+use crate::{
+    config::DatabaseKind,
+    db::{query, Db, DbError, Tx},
+};
 
 /// One step of a plugin's schema.
 #[derive(Debug, Clone, Copy)]
@@ -69,10 +70,10 @@ pub enum MigrateError {
         version: i64,
         name: String,
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
     #[error("cannot read the migration table: {0}")]
-    Table(#[from] sqlx::Error),
+    Table(#[from] DbError),
 }
 
 const TRACKING_TABLE: &str = "CREATE TABLE IF NOT EXISTS dashtray_migrations (
@@ -120,48 +121,40 @@ fn check_order(plugin: &str, migrations: &[Migration]) -> Result<(), MigrateErro
     Ok(())
 }
 
-async fn ensure_tracking_table(db: &Db) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+async fn ensure_tracking_table(db: &Db) -> Result<(), DbError> {
+    let mut tx = db.begin().await?;
     match db.kind() {
-        DatabaseKind::Postgres => lock_for_migration(db.kind(), &mut tx).await?,
-        DatabaseKind::Sqlite => {
-            sqlx::raw_sql(SQLITE_LOCK_TABLE).execute(&mut *tx).await?;
-        }
+        DatabaseKind::Postgres => lock_for_migration(&mut tx).await?,
+        DatabaseKind::Sqlite => tx.execute_script(SQLITE_LOCK_TABLE).await?,
     }
-    sqlx::raw_sql(TRACKING_TABLE).execute(&mut *tx).await?;
+    tx.execute_script(TRACKING_TABLE).await?;
     tx.commit().await
 }
 
 /// Serialises migrating processes: replicas may start at the same moment.
-async fn lock_for_migration(
-    kind: DatabaseKind,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-) -> Result<(), sqlx::Error> {
-    let sql = match kind {
+async fn lock_for_migration(tx: &mut Tx) -> Result<(), DbError> {
+    let sql = match tx.kind() {
         // Any constant works as long as every dashtray process uses the same one.
         DatabaseKind::Postgres => "SELECT pg_advisory_xact_lock(7461736872617901)",
         // A write as the first statement takes SQLite's write lock now (waiting on the
         // busy timeout) instead of failing later when a read transaction tries to upgrade.
         DatabaseKind::Sqlite => "DELETE FROM dashtray_migration_lock",
     };
-    sqlx::raw_sql(sql).execute(&mut **tx).await?;
-    Ok(())
+    tx.execute_script(sql).await
 }
 
-/// Applies one migration unless already applied; true when it ran.
 async fn apply_one(db: &Db, plugin: &str, migration: &Migration) -> Result<bool, MigrateError> {
     let sql = migration.sql(db.kind());
     let checksum = checksum(sql);
-    let mut tx = db.pool().begin().await?;
-    lock_for_migration(db.kind(), &mut tx).await?;
-    let existing =
-        sqlx::query("SELECT checksum FROM dashtray_migrations WHERE plugin = $1 AND version = $2")
+    let mut tx = db.begin().await?;
+    lock_for_migration(&mut tx).await?;
+    let existing: Option<String> =
+        query("SELECT checksum FROM dashtray_migrations WHERE plugin = $1 AND version = $2")
             .bind(plugin)
             .bind(migration.version)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx, |row| row.get("checksum"))
             .await?;
-    if let Some(row) = existing {
-        let stored: String = row.try_get("checksum")?;
+    if let Some(stored) = existing {
         return if stored == checksum {
             Ok(false)
         } else {
@@ -178,8 +171,8 @@ async fn apply_one(db: &Db, plugin: &str, migration: &Migration) -> Result<bool,
         name: migration.name.to_owned(),
         source,
     };
-    sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(failed)?;
-    sqlx::query(
+    tx.execute_script(sql).await.map_err(failed)?;
+    query(
         "INSERT INTO dashtray_migrations (plugin, version, name, checksum, applied_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -188,7 +181,7 @@ async fn apply_one(db: &Db, plugin: &str, migration: &Migration) -> Result<bool,
     .bind(migration.name)
     .bind(&checksum)
     .bind(now_millis())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(true)

@@ -192,8 +192,7 @@ impl Registry {
     }
 
     /// The document alone, for tools (`cargo xtask openapi`, `dashtray openapi`): needs no
-    /// database, since mounting connects lazily (async only because sqlx's lazy pool
-    /// needs a runtime).
+    /// database, since mounting connects lazily.
     pub async fn document(&self, config: &Config) -> Result<Arc<ApiDocument>, anyhow::Error> {
         let db = Db::lazy(&config.database)?;
         let services = Services::system(config.clone(), db);

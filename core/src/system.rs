@@ -2,8 +2,11 @@
 //! the API document (and core's tables, as its migrations).
 
 use std::{
-    sync::{Arc, OnceLock},
-    time::Duration,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, OnceLock, Weak,
+    },
+    time::{Duration, Instant},
 };
 
 use poem::web::Data;
@@ -67,8 +70,7 @@ impl Plugin for SystemPlugin {
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
         let api = SystemApi {
-            db: cx.db().clone(),
-            check_timeout: Duration::from_millis(cx.settings().database.acquire_timeout_ms),
+            database: DatabaseStatus::new(cx.db().clone()),
             document: self.document.clone(),
         };
         Ok(Mounted::from_api(api)?
@@ -170,9 +172,87 @@ impl poem::IntoResponse for Yaml {
 }
 
 struct SystemApi {
-    db: Db,
-    check_timeout: Duration,
+    database: Arc<DatabaseStatus>,
     document: DocumentSlot,
+}
+
+/// How often the server checks its database for `/health`.
+const CHECK_EVERY: Duration = Duration::from_millis(250);
+/// A check's result is the database's state for this long: past it with no newer
+/// success, health answers 503, whether the check that is due failed or still waits.
+const STATUS_FRESH_FOR: Duration = Duration::from_secs(1);
+
+/// The database's state as `/health` reports it, kept current by a check the server runs
+/// itself every [`CHECK_EVERY`], not by the requests: a health check under load costs no
+/// query, and a database that stops answering shows as 503 within [`STATUS_FRESH_FOR`]
+/// of its last answer, a returning one as 200 within a check.
+struct DatabaseStatus {
+    db: Db,
+    /// When the status was created: the origin of `ok_until_ms`.
+    epoch: Instant,
+    /// Milliseconds after `epoch` until which the last successful check vouches; 0 for
+    /// never, or since a check failed.
+    ok_until_ms: AtomicU64,
+    /// Set once the first check has run and the checks are under way.
+    started: tokio::sync::OnceCell<()>,
+}
+
+impl DatabaseStatus {
+    fn new(db: Db) -> Arc<DatabaseStatus> {
+        Arc::new(DatabaseStatus {
+            db,
+            epoch: Instant::now(),
+            ok_until_ms: AtomicU64::new(0),
+            started: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn is_fresh_ok(&self) -> bool {
+        self.now_ms() < self.ok_until_ms.load(Ordering::Acquire)
+    }
+
+    /// Whether the database answers: the current status, once the checks run; the first
+    /// request checks before answering and starts them.
+    async fn is_ok(self: &Arc<Self>) -> bool {
+        self.started
+            .get_or_init(|| async {
+                self.check().await;
+                tokio::spawn(keep_checking(Arc::downgrade(self)));
+            })
+            .await;
+        self.is_fresh_ok()
+    }
+
+    async fn check(&self) -> bool {
+        let started = self.now_ms();
+        match self.db.check(STATUS_FRESH_FOR).await {
+            Ok(()) => {
+                let fresh = STATUS_FRESH_FOR.as_millis() as u64;
+                self.ok_until_ms.store(started + fresh, Ordering::Release);
+                true
+            }
+            Err(err) => {
+                self.ok_until_ms.store(0, Ordering::Release);
+                tracing::warn!(error = %err, "health check: database unavailable");
+                false
+            }
+        }
+    }
+}
+
+/// The checks behind [`DatabaseStatus`], until the server that owns it is gone.
+async fn keep_checking(status: Weak<DatabaseStatus>) {
+    loop {
+        tokio::time::sleep(CHECK_EVERY).await;
+        let Some(status) = status.upgrade() else {
+            return;
+        };
+        status.check().await;
+    }
 }
 
 #[OpenApi(tag = "SystemTag::System")]
@@ -184,12 +264,10 @@ impl SystemApi {
     #[oai(path = "/health", method = "get", operation_id = "getHealth")]
     async fn health(&self) -> HealthResponse {
         let no_store = "no-store".to_owned();
-        match self.db.check(self.check_timeout).await {
-            Ok(()) => HealthResponse::Ok(Json(health(HealthState::Ok)), no_store),
-            Err(err) => {
-                tracing::warn!(error = %err, "health check: database unavailable");
-                HealthResponse::Unavailable(Json(health(HealthState::Unavailable)), no_store)
-            }
+        if self.database.is_ok().await {
+            HealthResponse::Ok(Json(health(HealthState::Ok)), no_store)
+        } else {
+            HealthResponse::Unavailable(Json(health(HealthState::Unavailable)), no_store)
         }
     }
 

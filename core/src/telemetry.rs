@@ -10,7 +10,7 @@ pub fn init(config: &LogConfig) {
     let mut directives = config.level.as_str().to_owned();
     // poem announces its own start and stop, ours say the same with more context; and
     // Postgres NOTICEs ("relation already exists, skipping") are not news to an operator.
-    for quiet in ["poem=warn", "sqlx::postgres::notice=warn"] {
+    for quiet in ["poem=warn", "tokio_postgres=warn"] {
         let target = quiet.split('=').next().unwrap_or_default();
         if !directives.contains(target) {
             directives.push(',');

@@ -5,7 +5,7 @@
 //! sees it too. Without the variable the Postgres half of a test says loudly that it
 //! skips; under CI (`CI` set) a missing service fails instead.
 
-use std::{io::Write, time::Duration};
+use std::io::Write;
 
 use crate::{
     config::{DatabaseConfig, DatabaseUrl},
@@ -53,9 +53,9 @@ impl TestDb {
     async fn postgres() -> Option<TestDb> {
         let base = service_url(POSTGRES_ENV, "Postgres")?;
         let schema = format!("test_{}", crate::http::request_id::generate());
-        let admin = admin_pool(&base).await;
-        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
+        let admin = admin_db(&base).await;
+        admin
+            .execute_script(&format!("CREATE SCHEMA {schema}"))
             .await
             .unwrap_or_else(|e| panic!("cannot create a test schema at {base}: {e}"));
         admin.close().await;
@@ -107,9 +107,9 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
-                let admin = admin_pool(&base).await;
-                let _ = sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&admin)
+                let admin = admin_db(&base).await;
+                let _ = admin
+                    .execute_script(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                     .await;
                 admin.close().await;
             });
@@ -118,12 +118,15 @@ impl Drop for TestDb {
     }
 }
 
-async fn admin_pool(base: &str) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(base)
+/// The Postgres server itself, outside any test's schema: to create and drop schemas.
+async fn admin_db(base: &str) -> Db {
+    let config = DatabaseConfig {
+        url: DatabaseUrl::parse(base)
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base} is not a Postgres URL: {e}")),
+        max_connections: 1,
+        acquire_timeout_ms: 10_000,
+    };
+    Db::connect(&config)
         .await
         .unwrap_or_else(|e| panic!("{POSTGRES_ENV}={base} is set but unreachable: {e}"))
 }

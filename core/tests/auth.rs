@@ -9,8 +9,8 @@ use dashtray_core::{
         Plan,
     },
     clock::ManualClock,
+    db::query,
     on_each_backend,
-    sqlx::{self, Row},
     testing::{TestApp, TestDb},
     Config, Mounted, Plugin, PluginContext, PluginError, Principal,
 };
@@ -106,12 +106,11 @@ impl Fixture {
     }
 
     async fn last_used_at(&self) -> Option<i64> {
-        sqlx::query("SELECT last_used_at FROM api_keys WHERE id = $1")
+        query("SELECT last_used_at FROM api_keys WHERE id = $1")
             .bind(&self.key_id)
-            .fetch_one(self.app.services.db.pool())
+            .fetch_one(&self.app.services.db, |row| row.get("last_used_at"))
             .await
             .unwrap()
-            .get("last_used_at")
     }
 }
 

@@ -3,10 +3,9 @@
 use std::time::Duration;
 
 use dashtray_core::{
+    db::query,
     migrate::{self, MigrateError, Migration},
-    on_each_backend,
-    sqlx::{self, Row},
-    Db,
+    on_each_backend, Db,
 };
 
 const WIDGETS_V1: Migration = Migration::portable(
@@ -21,19 +20,16 @@ const WIDGETS_V2: Migration = Migration::portable(
 );
 
 async fn tracked_versions(db: &Db, plugin: &str) -> Vec<i64> {
-    sqlx::query("SELECT version FROM dashtray_migrations WHERE plugin = $1 ORDER BY version")
+    query("SELECT version FROM dashtray_migrations WHERE plugin = $1 ORDER BY version")
         .bind(plugin)
-        .fetch_all(db.pool())
+        .fetch_all(db, |row| row.get("version"))
         .await
         .unwrap()
-        .iter()
-        .map(|row| row.get::<i64, _>("version"))
-        .collect()
 }
 
 async fn table_exists(db: &Db, table: &str) -> bool {
-    sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
-        .execute(db.pool())
+    query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(db, |row| row.get::<i64>("n"))
         .await
         .is_ok()
 }

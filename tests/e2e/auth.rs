@@ -1,7 +1,7 @@
 //! Keys against the real server, on both backends: every way to be refused, plans,
 //! scopes, revocation, isolation, failed-attempt limits, and keys never stored or logged.
 
-use dashtray_core::{auth::key, on_each_backend, sqlx};
+use dashtray_core::{auth::key, db::query, on_each_backend};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -178,20 +178,18 @@ on_each_backend! {
 
 /// Every column of every key row, as text.
 async fn stored_rows(db: &TestDb) -> String {
-    use dashtray_core::sqlx::Row;
     let conn = db.connect().await;
-    let rows = sqlx::query("SELECT id, project_id, name, key_hash, scopes FROM api_keys")
-        .fetch_all(conn.pool())
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| {
-            (0..5)
-                .map(|i| r.get::<String, _>(i))
-                .collect::<Vec<_>>()
-                .join("|")
+    query("SELECT id, project_id, name, key_hash, scopes FROM api_keys")
+        .fetch_all(&conn, |r| {
+            let columns = ["id", "project_id", "name", "key_hash", "scopes"];
+            Ok(columns
+                .iter()
+                .map(|c| r.get::<String>(c))
+                .collect::<Result<Vec<_>, _>>()?
+                .join("|"))
         })
-        .collect::<Vec<_>>()
+        .await
+        .unwrap()
         .join("\n")
 }
 

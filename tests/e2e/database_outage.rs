@@ -37,9 +37,22 @@ async fn postgres_outage_gives_503_then_recovers_by_itself() {
     assert_eq!(status, StatusCode::OK);
 
     proxy.take_down();
+    // The server checks its database itself, a few times a second: health reports the
+    // outage within a second of it (two here, for a loaded machine), and no request
+    // waits on the database to say so.
+    eventually(
+        Duration::from_secs(2),
+        "health reports the outage",
+        || async { get_json(&health).await.0 == StatusCode::SERVICE_UNAVAILABLE },
+    )
+    .await;
     let started = std::time::Instant::now();
     let (status, headers, body) = get_json(&health).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "answered from the server's own status, not by waiting on the database"
+    );
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["database"], "unavailable");
     assert!(headers.contains_key("x-request-id"));
@@ -63,7 +76,7 @@ async fn postgres_outage_gives_503_then_recovers_by_itself() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         let text = body.to_string();
         assert!(
-            !text.contains("sqlx") && !text.contains("127.0.0.1"),
+            !text.contains("postgres") && !text.contains("127.0.0.1"),
             "no internals: {body}"
         );
     }
@@ -74,9 +87,11 @@ async fn postgres_outage_gives_503_then_recovers_by_itself() {
     assert!(server.try_exit_status().is_none(), "the server stays up");
 
     proxy.bring_up();
-    eventually(Duration::from_secs(15), "health recovers", || async {
-        get_json(&health).await.0 == StatusCode::OK
-    })
+    eventually(
+        Duration::from_secs(3),
+        "health recovers within a second or so",
+        || async { get_json(&health).await.0 == StatusCode::OK },
+    )
     .await;
     let logs = server.logs();
     assert!(!logs.contains("panicked"), "{logs}");

@@ -1,21 +1,17 @@
 //! `dashtray demo` and `serve --demo`: the README's first command serves a realistic
 //! project at once, and loading the demo again adds nothing but a new key.
 
-use dashtray_core::{
-    on_each_backend,
-    sqlx::{self, Row},
-};
+use dashtray_core::{db::query, on_each_backend};
 use reqwest::StatusCode;
 
 use crate::support::{cli_json, get_with_auth, Server, TestDb};
 
 async fn count(db: &TestDb, table: &str) -> i64 {
     let conn = db.connect().await;
-    sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
-        .fetch_one(conn.pool())
+    query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(&conn, |row| row.get("n"))
         .await
         .unwrap()
-        .get("n")
 }
 
 on_each_backend! {

@@ -3,36 +3,10 @@
 
 use std::time::Duration;
 
-use dashtray_core::{
-    sqlx::{self, Connection},
-    testing::Backend,
-};
+use dashtray_core::testing::Backend;
 use reqwest::StatusCode;
 
-use crate::support::{client, Server, TestDb};
-
-/// Holds a Postgres table lock that makes the health check's read wait, until dropped.
-///
-/// SQLite in WAL mode never makes a reader wait, so only Postgres can hold a request
-/// in flight from outside the server; the SIGINT test below covers SQLite.
-struct DatabaseLock {
-    _conn: sqlx::AnyConnection,
-}
-
-impl DatabaseLock {
-    async fn take(db: &TestDb) -> DatabaseLock {
-        assert_eq!(db.backend(), Backend::Postgres);
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(db.url())
-            .await
-            .expect("connect");
-        sqlx::raw_sql("BEGIN; LOCK TABLE dashtray_migrations IN ACCESS EXCLUSIVE MODE;")
-            .execute(&mut conn)
-            .await
-            .expect("take the lock");
-        DatabaseLock { _conn: conn }
-    }
-}
+use crate::support::{client, project_with_key, Server, TableLock, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_slow_request_finish() {
@@ -41,9 +15,15 @@ async fn sigterm_lets_a_slow_request_finish() {
     };
     let signal = "TERM";
     let mut server = Server::on(&db, &[("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "20000")]);
-    let lock = DatabaseLock::take(&db).await;
+    let (_, _, key) = project_with_key(&db, "Shutdown", "scale", None);
+    let lock = TableLock::take(&db, "metric_points").await;
 
-    let in_flight = tokio::spawn(client().get(server.url("/api/v1/health")).send());
+    let in_flight = tokio::spawn(
+        client()
+            .get(server.url("/api/v1/metrics?limit=1"))
+            .bearer_auth(&key)
+            .send(),
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!in_flight.is_finished(), "the request waits on the lock");
 

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeSet;
 
-use sqlx::{any::AnyRow, Row};
-
 use super::{
     key::{self, KeyHasher},
     model::{KeyRecord, Plan, Principal, Project},
 };
-use crate::{db::Db, migrate::Migration};
+use crate::{
+    db::{query, Db, DbError, Row},
+    migrate::Migration,
+};
 
 /// Core's tables, applied with core's own migrations.
 pub const MIGRATIONS: [Migration; 1] = [Migration::portable(
@@ -43,7 +44,7 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(#[from] DbError),
 }
 
 /// What `projects create` takes.
@@ -80,9 +81,9 @@ pub async fn create_project(db: &Db, new: NewProject, now: i64) -> Result<Projec
         None => slugify(&name)?,
     };
     check_rate_limit(new.rate_limit_per_hour)?;
-    let taken = sqlx::query("SELECT id FROM projects WHERE slug = $1")
+    let taken = query("SELECT id FROM projects WHERE slug = $1")
         .bind(&slug)
-        .fetch_optional(db.pool())
+        .fetch_optional(db, |_| Ok(()))
         .await?;
     if taken.is_some() {
         return Err(StoreError::Invalid(format!(
@@ -104,7 +105,7 @@ pub async fn create_project(db: &Db, new: NewProject, now: i64) -> Result<Projec
 /// Writes a project as given (its id included): for data sets with fixed ids, such as
 /// the demo. `create_project` is the way to make a new one.
 pub async fn insert_project(db: &Db, project: &Project) -> Result<(), StoreError> {
-    sqlx::query(
+    query(
         "INSERT INTO projects (id, name, slug, plan, rate_limit_per_hour, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -114,7 +115,7 @@ pub async fn insert_project(db: &Db, project: &Project) -> Result<(), StoreError
     .bind(project.plan.as_str())
     .bind(project.rate_limit_per_hour)
     .bind(project.created_at)
-    .execute(db.pool())
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -137,33 +138,33 @@ pub async fn update_project(
         check_rate_limit(limit)?;
         project.rate_limit_per_hour = limit;
     }
-    sqlx::query("UPDATE projects SET name = $1, plan = $2, rate_limit_per_hour = $3 WHERE id = $4")
+    query("UPDATE projects SET name = $1, plan = $2, rate_limit_per_hour = $3 WHERE id = $4")
         .bind(&project.name)
         .bind(project.plan.as_str())
         .bind(project.rate_limit_per_hour)
         .bind(&project.id)
-        .execute(db.pool())
+        .execute(db)
         .await?;
     Ok(project)
 }
 
 pub async fn get_project(db: &Db, id: &str) -> Result<Option<Project>, StoreError> {
-    let row = sqlx::query(&format!(
+    query(format!(
         "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
-    row.map(|r| project_from_row(&r)).transpose()
+    .fetch_optional(db, project_from_row)
+    .await
+    .map_err(StoreError::from)
 }
 
 pub async fn list_projects(db: &Db) -> Result<Vec<Project>, StoreError> {
-    let rows = sqlx::query(&format!(
+    query(format!(
         "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY created_at, id"
     ))
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter().map(project_from_row).collect()
+    .fetch_all(db, project_from_row)
+    .await
+    .map_err(StoreError::from)
 }
 
 /// Makes a key for `project_id`; the returned string is the only copy there will be.
@@ -196,7 +197,7 @@ pub async fn create_key(
         expires_at,
         revoked_at: None,
     };
-    sqlx::query(
+    query(
         "INSERT INTO api_keys (id, project_id, name, key_hash, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -207,7 +208,7 @@ pub async fn create_key(
     .bind(record.scopes.join(","))
     .bind(record.created_at)
     .bind(record.expires_at)
-    .execute(db.pool())
+    .execute(db)
     .await?;
     Ok((record, new.key))
 }
@@ -216,28 +217,26 @@ pub async fn list_keys(db: &Db, project_id: &str) -> Result<Vec<KeyRecord>, Stor
     if get_project(db, project_id).await?.is_none() {
         return Err(StoreError::NotFound(format!("project `{project_id}`")));
     }
-    let rows = sqlx::query(&format!(
+    Ok(query(format!(
         "SELECT {KEY_COLUMNS} FROM api_keys WHERE project_id = $1 ORDER BY created_at, id"
     ))
     .bind(project_id)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter().map(key_from_row).collect()
+    .fetch_all(db, key_from_row)
+    .await?)
 }
 
 /// Revokes a key; revoking it again keeps the first time.
 pub async fn revoke_key(db: &Db, key_id: &str, now: i64) -> Result<KeyRecord, StoreError> {
-    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+    query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(key_id)
-        .execute(db.pool())
+        .execute(db)
         .await?;
-    let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
+    query(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
         .bind(key_id)
-        .fetch_optional(db.pool())
+        .fetch_optional(db, key_from_row)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("key `{key_id}`")))?;
-    key_from_row(&row)
+        .ok_or_else(|| StoreError::NotFound(format!("key `{key_id}`")))
 }
 
 /// A key's stored hash and what a match would grant, by public id.
@@ -247,74 +246,74 @@ pub struct StoredKey {
     pub principal: Principal,
 }
 
-pub async fn find_key(db: &Db, public_id: &str) -> Result<Option<StoredKey>, sqlx::Error> {
-    let row = sqlx::query(
+pub async fn find_key(db: &Db, public_id: &str) -> Result<Option<StoredKey>, DbError> {
+    query(
         "SELECT k.key_hash, k.scopes, k.expires_at, k.revoked_at, p.id AS project_id, p.plan, \
          p.rate_limit_per_hour FROM api_keys k JOIN projects p ON p.id = k.project_id \
          WHERE k.id = $1",
     )
     .bind(public_id)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let plan: String = row.try_get("plan")?;
-    let scopes: String = row.try_get("scopes")?;
-    Ok(Some(StoredKey {
-        hash: row.try_get("key_hash")?,
-        revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
-        principal: Principal {
-            key_id: public_id.to_owned(),
-            project_id: row.try_get("project_id")?,
-            plan: plan.parse().unwrap_or(Plan::Starter),
-            scopes: scopes
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            rate_limit_per_hour: row.try_get("rate_limit_per_hour")?,
-            expires_at: row.try_get("expires_at")?,
-        },
-    }))
+    .fetch_optional(db, |row| {
+        let plan: String = row.get("plan")?;
+        Ok(StoredKey {
+            hash: row.get("key_hash")?,
+            revoked: row.get::<Option<i64>>("revoked_at")?.is_some(),
+            principal: Principal {
+                key_id: public_id.to_owned(),
+                project_id: row.get("project_id")?,
+                plan: plan.parse().unwrap_or(Plan::Starter),
+                scopes: split_scopes(&row.get::<String>("scopes")?),
+                rate_limit_per_hour: row.get("rate_limit_per_hour")?,
+                expires_at: row.get("expires_at")?,
+            },
+        })
+    })
+    .await
 }
 
-pub async fn touch_key(db: &Db, key_id: &str, at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+/// Scopes are stored comma-separated; none is the empty string.
+fn split_scopes<C: FromIterator<String>>(stored: &str) -> C {
+    stored
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub async fn touch_key(db: &Db, key_id: &str, at: i64) -> Result<(), DbError> {
+    query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
         .bind(at)
         .bind(key_id)
-        .execute(db.pool())
+        .execute(db)
         .await?;
     Ok(())
 }
 
-fn project_from_row(row: &AnyRow) -> Result<Project, StoreError> {
-    let plan: String = row.try_get("plan")?;
+fn project_from_row(row: &Row<'_>) -> Result<Project, DbError> {
+    let plan: String = row.get("plan")?;
     Ok(Project {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        slug: row.try_get("slug")?,
-        plan: plan.parse().map_err(StoreError::Invalid)?,
-        rate_limit_per_hour: row.try_get("rate_limit_per_hour")?,
-        created_at: row.try_get("created_at")?,
+        id: row.get("id")?,
+        name: row.get("name")?,
+        slug: row.get("slug")?,
+        plan: plan.parse().map_err(|message| DbError::Decode {
+            column: "plan".into(),
+            message,
+        })?,
+        rate_limit_per_hour: row.get("rate_limit_per_hour")?,
+        created_at: row.get("created_at")?,
     })
 }
 
-fn key_from_row(row: &AnyRow) -> Result<KeyRecord, StoreError> {
-    let scopes: String = row.try_get("scopes")?;
+fn key_from_row(row: &Row<'_>) -> Result<KeyRecord, DbError> {
     Ok(KeyRecord {
-        id: row.try_get("id")?,
-        project_id: row.try_get("project_id")?,
-        name: row.try_get("name")?,
-        scopes: scopes
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
+        id: row.get("id")?,
+        project_id: row.get("project_id")?,
+        name: row.get("name")?,
+        scopes: split_scopes(&row.get::<String>("scopes")?),
+        created_at: row.get("created_at")?,
+        last_used_at: row.get("last_used_at")?,
+        expires_at: row.get("expires_at")?,
+        revoked_at: row.get("revoked_at")?,
     })
 }
 

@@ -5,9 +5,10 @@ use std::{
     collections::HashMap, future::Future, hash::BuildHasher, pin::Pin, sync::Mutex, time::Duration,
 };
 
-use sqlx::Row;
-
-use crate::{db::Db, migrate::Migration};
+use crate::{
+    db::{query, Db, DbError},
+    migrate::Migration,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -16,7 +17,7 @@ pub enum StoreError {
     #[error("the rate-limit store did not answer in time")]
     Timeout,
     #[error("the rate-limit database failed: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] DbError),
     #[error("Redis failed: {0}")]
     Redis(#[from] redis::RedisError),
 }
@@ -97,20 +98,18 @@ impl DatabaseStore {
     }
 
     async fn add_now(&self, project: &str, window: i64, delta: i64) -> Result<i64, StoreError> {
-        let pool = self.db.pool();
+        let db = &self.db;
         let count: i64 = match delta {
-            0 => sqlx::query(
+            0 => query(
                 "SELECT count FROM rate_limit_windows WHERE project_id = $1 AND window_start = $2",
             )
             .bind(project)
             .bind(window)
-            .fetch_optional(pool)
+            .fetch_optional(db, |row| row.get("count"))
             .await?
-            .map(|row| row.try_get("count"))
-            .transpose()?
             .unwrap_or(0),
             d if d > 0 => {
-                let count: i64 = sqlx::query(
+                let count: i64 = query(
                     "INSERT INTO rate_limit_windows (project_id, window_start, count) \
                      VALUES ($1, $2, $3) \
                      ON CONFLICT (project_id, window_start) \
@@ -120,25 +119,22 @@ impl DatabaseStore {
                 .bind(project)
                 .bind(window)
                 .bind(d)
-                .fetch_one(pool)
-                .await?
-                .try_get("count")?;
+                .fetch_one(db, |row| row.get("count"))
+                .await?;
                 if count == d {
                     self.forget_old_windows(project, window);
                 }
                 count
             }
-            d => sqlx::query(
+            d => query(
                 "UPDATE rate_limit_windows SET count = count + $3 \
                  WHERE project_id = $1 AND window_start = $2 AND count > 0 RETURNING count",
             )
             .bind(project)
             .bind(window)
             .bind(d)
-            .fetch_optional(pool)
+            .fetch_optional(db, |row| row.get("count"))
             .await?
-            .map(|row| row.try_get("count"))
-            .transpose()?
             .unwrap_or(0),
         };
         Ok(count)
@@ -149,13 +145,12 @@ impl DatabaseStore {
         let db = self.db.clone();
         let project = project.to_owned();
         tokio::spawn(async move {
-            let _ = sqlx::query(
-                "DELETE FROM rate_limit_windows WHERE project_id = $1 AND window_start < $2",
-            )
-            .bind(project)
-            .bind(window)
-            .execute(db.pool())
-            .await;
+            let _ =
+                query("DELETE FROM rate_limit_windows WHERE project_id = $1 AND window_start < $2")
+                    .bind(project)
+                    .bind(window)
+                    .execute(&db)
+                    .await;
         });
     }
 }

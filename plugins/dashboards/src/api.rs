@@ -1,8 +1,9 @@
 //! The plugin's operations and their schemas: list and get, read-only.
 
 use dashtray_core::{
+    db::DbError,
     listing::{default_limit, Pagination},
-    sqlx, ApiError, Db, Principal,
+    ApiError, Db, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
@@ -76,9 +77,10 @@ impl TryFrom<WidgetRow> for DashboardWidget {
     fn try_from(row: WidgetRow) -> Result<Self, ApiError> {
         // A type the API does not know is a fault in the stored data, not the caller's.
         let widget_type = WidgetType::from_stored(&row.widget_type).ok_or_else(|| {
-            ApiError::from(sqlx::Error::Decode(
-                format!("widget `{}` has unknown type `{}`", row.id, row.widget_type).into(),
-            ))
+            ApiError::from(DbError::Decode {
+                column: "type".into(),
+                message: format!("widget `{}` has unknown type `{}`", row.id, row.widget_type),
+            })
         })?;
         Ok(DashboardWidget {
             id: row.id,

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use dashtray_core::{
     auth::key::random_base62,
-    db::{offset_param, placeholders},
-    sqlx::{self, any::AnyRow, Row},
+    db::{offset_param, placeholders, query, DbError, Row},
     Db, Migration,
 };
 
@@ -81,15 +80,15 @@ pub fn new_widget_id() -> String {
 
 /// Stores `dashboard` and its widgets; rows that already exist are kept as they are, so
 /// loading the same data twice changes nothing.
-pub async fn insert(db: &Db, dashboard: &NewDashboard) -> Result<(), sqlx::Error> {
+pub async fn insert(db: &Db, dashboard: &NewDashboard) -> Result<(), DbError> {
     let metric_ids = dashboard
         .widgets
         .iter()
         .map(|widget| join_ids(&widget.metric_ids))
         .collect::<Result<Vec<_>, _>>()?;
     // One transaction: a reader never sees a dashboard with only some of its widgets.
-    let mut tx = db.pool().begin().await?;
-    sqlx::query(
+    let mut tx = db.begin().await?;
+    query(
         "INSERT INTO dashboards (id, project_id, name, description, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
     )
@@ -99,12 +98,12 @@ pub async fn insert(db: &Db, dashboard: &NewDashboard) -> Result<(), sqlx::Error
     .bind(&dashboard.description)
     .bind(dashboard.created_at)
     .bind(dashboard.updated_at)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     for (position, (widget, metric_ids)) in dashboard.widgets.iter().zip(metric_ids).enumerate() {
         // A dashboard with more than i32::MAX widgets cannot exist.
         let position = i32::try_from(position).unwrap_or(i32::MAX);
-        sqlx::query(
+        query(
             "INSERT INTO dashboard_widgets \
              (id, dashboard_id, position, type, title, metric_ids, x, y, w, h) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -119,7 +118,7 @@ pub async fn insert(db: &Db, dashboard: &NewDashboard) -> Result<(), sqlx::Error
         .bind(widget.y)
         .bind(widget.w)
         .bind(widget.h)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
     tx.commit().await
@@ -165,17 +164,16 @@ pub(crate) async fn page(
     project_id: &str,
     limit: u32,
     offset: u64,
-) -> Result<Page, sqlx::Error> {
-    let found = sqlx::query(&format!(
+) -> Result<Page, DbError> {
+    let mut rows = query(format!(
         "SELECT {COLUMNS} FROM dashboards WHERE project_id = $1 \
          ORDER BY created_at, id LIMIT $2 OFFSET $3"
     ))
     .bind(project_id)
-    .bind(i64::from(limit))
+    .bind(limit)
     .bind(offset_param(offset))
-    .fetch_all(db.pool())
+    .fetch_all(db, from_row)
     .await?;
-    let mut rows = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let total = db.count_for_project("dashboards", project_id).await?;
     attach_widgets(db, &mut rows).await?;
     Ok(Page { rows, total })
@@ -186,24 +184,24 @@ pub(crate) async fn find(
     db: &Db,
     project_id: &str,
     id: &str,
-) -> Result<Option<DashboardRow>, sqlx::Error> {
-    let found = sqlx::query(&format!(
+) -> Result<Option<DashboardRow>, DbError> {
+    let found = query(format!(
         "SELECT {COLUMNS} FROM dashboards WHERE id = $1 AND project_id = $2"
     ))
     .bind(id)
     .bind(project_id)
-    .fetch_optional(db.pool())
+    .fetch_optional(db, from_row)
     .await?;
     let Some(found) = found else {
         return Ok(None);
     };
-    let mut rows = vec![from_row(&found)?];
+    let mut rows = vec![found];
     attach_widgets(db, &mut rows).await?;
     Ok(rows.pop())
 }
 
 /// Fills every dashboard's widgets with one query for all of them.
-async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::Error> {
+async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), DbError> {
     // `IN ()` is not valid SQL, and an empty page has nothing to fill.
     if rows.is_empty() {
         return Ok(());
@@ -213,16 +211,15 @@ async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::
          WHERE dashboard_id IN ({}) ORDER BY dashboard_id, position",
         placeholders(1, rows.len())
     );
-    let mut query = sqlx::query(&sql);
-    for row in rows.iter() {
-        query = query.bind(row.id.as_str());
-    }
+    let widgets: Vec<(String, WidgetRow)> = query(sql)
+        .bind_all(rows.iter().map(|row| row.id.as_str()))
+        .fetch_all(db, |found| {
+            Ok((found.get("dashboard_id")?, widget_from_row(found)?))
+        })
+        .await?;
     let mut by_dashboard: HashMap<String, Vec<WidgetRow>> = HashMap::new();
-    for found in query.fetch_all(db.pool()).await? {
-        by_dashboard
-            .entry(found.try_get("dashboard_id")?)
-            .or_default()
-            .push(widget_from_row(&found)?);
+    for (dashboard_id, widget) in widgets {
+        by_dashboard.entry(dashboard_id).or_default().push(widget);
     }
     for row in rows {
         row.widgets = by_dashboard.remove(&row.id).unwrap_or_default();
@@ -230,37 +227,37 @@ async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), sqlx::
     Ok(())
 }
 
-fn from_row(row: &AnyRow) -> Result<DashboardRow, sqlx::Error> {
+fn from_row(row: &Row<'_>) -> Result<DashboardRow, DbError> {
     Ok(DashboardRow {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        id: row.get("id")?,
+        name: row.get("name")?,
+        description: row.get("description")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
         widgets: Vec::new(),
     })
 }
 
-fn widget_from_row(row: &AnyRow) -> Result<WidgetRow, sqlx::Error> {
-    let metric_ids: String = row.try_get("metric_ids")?;
+fn widget_from_row(row: &Row<'_>) -> Result<WidgetRow, DbError> {
+    let metric_ids: String = row.get("metric_ids")?;
     Ok(WidgetRow {
-        id: row.try_get("id")?,
-        widget_type: row.try_get("type")?,
-        title: row.try_get("title")?,
+        id: row.get("id")?,
+        widget_type: row.get("type")?,
+        title: row.get("title")?,
         metric_ids: split_ids(&metric_ids),
-        x: row.try_get("x")?,
-        y: row.try_get("y")?,
-        w: row.try_get("w")?,
-        h: row.try_get("h")?,
+        x: row.get("x")?,
+        y: row.get("y")?,
+        w: row.get("w")?,
+        h: row.get("h")?,
     })
 }
 
 /// The column form of a widget's metric ids; an id with a comma would come back as two.
-fn join_ids(ids: &[String]) -> Result<String, sqlx::Error> {
+fn join_ids(ids: &[String]) -> Result<String, DbError> {
     match ids.iter().find(|id| id.contains(',')) {
-        Some(id) => Err(sqlx::Error::Encode(
-            format!("metric id `{id}` contains a comma").into(),
-        )),
+        Some(id) => Err(DbError::Invalid(format!(
+            "metric id `{id}` contains a comma"
+        ))),
         None => Ok(ids.join(",")),
     }
 }

@@ -1,8 +1,9 @@
 //! The plugin's operations and their schemas: list and get, read-only.
 
 use dashtray_core::{
+    db::DbError,
     listing::{default_limit, Pagination},
-    sqlx, ApiError, Db, Principal,
+    ApiError, Db, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
@@ -67,13 +68,13 @@ impl TryFrom<IntegrationRow> for IntegrationBody {
     fn try_from(row: IntegrationRow) -> Result<Self, ApiError> {
         // A status the API does not know is a fault in the stored data, not the caller's.
         let status = IntegrationStatus::from_stored(&row.status).ok_or_else(|| {
-            ApiError::from(sqlx::Error::Decode(
-                format!(
+            ApiError::from(DbError::Decode {
+                column: "status".into(),
+                message: format!(
                     "integration `{}` has unknown status `{}`",
                     row.id, row.status
-                )
-                .into(),
-            ))
+                ),
+            })
         })?;
         Ok(IntegrationBody {
             id: row.id,

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 
 use dashtray_core::{
     auth::key::random_base62,
-    db::{offset_param, placeholders},
-    sqlx::{self, any::AnyRow, Row},
+    db::{offset_param, placeholders, query, DbError, Row},
     Db, Migration,
 };
 
@@ -55,10 +54,10 @@ pub fn new_id() -> String {
 
 /// Stores `integration` and its metric ids; rows that already exist are kept as they
 /// are, so loading the same data twice changes nothing.
-pub async fn insert(db: &Db, integration: &NewIntegration) -> Result<(), sqlx::Error> {
+pub async fn insert(db: &Db, integration: &NewIntegration) -> Result<(), DbError> {
     // One transaction: a reader never sees an integration without its metrics.
-    let mut tx = db.pool().begin().await?;
-    sqlx::query(
+    let mut tx = db.begin().await?;
+    query(
         "INSERT INTO integrations \
          (id, project_id, provider, name, status, connected_at, last_sync_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
@@ -70,16 +69,16 @@ pub async fn insert(db: &Db, integration: &NewIntegration) -> Result<(), sqlx::E
     .bind(&integration.status)
     .bind(integration.connected_at)
     .bind(integration.last_sync_at)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     for metric_id in &integration.metric_ids {
-        sqlx::query(
+        query(
             "INSERT INTO integration_metrics (integration_id, metric_id) VALUES ($1, $2) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&integration.id)
         .bind(metric_id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     }
     tx.commit().await
@@ -113,17 +112,16 @@ pub(crate) async fn page(
     project_id: &str,
     limit: u32,
     offset: u64,
-) -> Result<Page, sqlx::Error> {
-    let found = sqlx::query(&format!(
+) -> Result<Page, DbError> {
+    let mut rows = query(format!(
         "SELECT {COLUMNS} FROM integrations WHERE project_id = $1 \
          ORDER BY connected_at, id LIMIT $2 OFFSET $3"
     ))
     .bind(project_id)
-    .bind(i64::from(limit))
+    .bind(limit)
     .bind(offset_param(offset))
-    .fetch_all(db.pool())
+    .fetch_all(db, from_row)
     .await?;
-    let mut rows = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     let total = db.count_for_project("integrations", project_id).await?;
     attach_metric_ids(db, &mut rows).await?;
     Ok(Page { rows, total })
@@ -134,24 +132,24 @@ pub(crate) async fn find(
     db: &Db,
     project_id: &str,
     id: &str,
-) -> Result<Option<IntegrationRow>, sqlx::Error> {
-    let found = sqlx::query(&format!(
+) -> Result<Option<IntegrationRow>, DbError> {
+    let found = query(format!(
         "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND project_id = $2"
     ))
     .bind(id)
     .bind(project_id)
-    .fetch_optional(db.pool())
+    .fetch_optional(db, from_row)
     .await?;
     let Some(found) = found else {
         return Ok(None);
     };
-    let mut rows = vec![from_row(&found)?];
+    let mut rows = vec![found];
     attach_metric_ids(db, &mut rows).await?;
     Ok(rows.pop())
 }
 
 /// Fills every row's metric ids with one query for all of them.
-async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), sqlx::Error> {
+async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), DbError> {
     // `IN ()` is not valid SQL, and an empty page has nothing to fill.
     if rows.is_empty() {
         return Ok(());
@@ -160,16 +158,18 @@ async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), s
         "SELECT integration_id, metric_id FROM integration_metrics WHERE integration_id IN ({})",
         placeholders(1, rows.len())
     );
-    let mut query = sqlx::query(&sql);
-    for row in rows.iter() {
-        query = query.bind(row.id.as_str());
-    }
+    let pairs: Vec<(String, String)> = query(sql)
+        .bind_all(rows.iter().map(|row| row.id.as_str()))
+        .fetch_all(db, |found| {
+            Ok((found.get("integration_id")?, found.get("metric_id")?))
+        })
+        .await?;
     let mut by_integration: HashMap<String, Vec<String>> = HashMap::new();
-    for found in query.fetch_all(db.pool()).await? {
+    for (integration_id, metric_id) in pairs {
         by_integration
-            .entry(found.try_get("integration_id")?)
+            .entry(integration_id)
             .or_default()
-            .push(found.try_get("metric_id")?);
+            .push(metric_id);
     }
     for row in rows {
         let mut ids = by_integration.remove(&row.id).unwrap_or_default();
@@ -180,14 +180,14 @@ async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), s
     Ok(())
 }
 
-fn from_row(row: &AnyRow) -> Result<IntegrationRow, sqlx::Error> {
+fn from_row(row: &Row<'_>) -> Result<IntegrationRow, DbError> {
     Ok(IntegrationRow {
-        id: row.try_get("id")?,
-        provider: row.try_get("provider")?,
-        name: row.try_get("name")?,
-        status: row.try_get("status")?,
-        connected_at: row.try_get("connected_at")?,
-        last_sync_at: row.try_get("last_sync_at")?,
+        id: row.get("id")?,
+        provider: row.get("provider")?,
+        name: row.get("name")?,
+        status: row.get("status")?,
+        connected_at: row.get("connected_at")?,
+        last_sync_at: row.get("last_sync_at")?,
         metric_ids: Vec::new(),
     })
 }

@@ -3,10 +3,9 @@
 
 use dashtray_core::{
     dates,
-    db::{offset_param, placeholders},
+    db::{offset_param, placeholders, query, DbError, Query, Row, Value},
+    listing::total_from_page,
     params::TextRule,
-    sqlx,
-    sqlx::Row,
     ApiError, Db,
 };
 
@@ -52,7 +51,7 @@ impl Filter {
     }
 
     /// ` AND …` conditions after `project_id = $1`, and the values to bind, in order.
-    fn conditions(&self) -> (String, Vec<Bind>) {
+    fn conditions(&self) -> (String, Vec<Value<'_>>) {
         let mut sql = String::new();
         let mut binds = Vec::new();
         let mut next = 2;
@@ -60,16 +59,16 @@ impl Filter {
             let slots = placeholders(next, self.metric_ids.len());
             next += self.metric_ids.len();
             sql.push_str(&format!(" AND metric_id IN ({slots})"));
-            binds.extend(self.metric_ids.iter().cloned().map(Bind::Text));
+            binds.extend(self.metric_ids.iter().map(Value::from));
         }
         if let Some(start) = self.start {
             sql.push_str(&format!(" AND ts >= ${next}"));
             next += 1;
-            binds.push(Bind::Int(start));
+            binds.push(Value::Int(start));
         }
         if let Some(end) = self.end {
             sql.push_str(&format!(" AND ts <= ${next}"));
-            binds.push(Bind::Int(end));
+            binds.push(Value::Int(end));
         }
         (sql, binds)
     }
@@ -122,37 +121,20 @@ fn parse_metric_ids(list: &str) -> Result<Vec<String>, String> {
     Ok(unique)
 }
 
-/// A value to bind, in placeholder order.
-#[derive(Debug, Clone, PartialEq)]
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    project_id: &'q str,
-    binds: &'q [Bind],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    query = query.bind(project_id);
-    for bind in binds {
-        query = match bind {
-            Bind::Text(text) => query.bind(text.as_str()),
-            Bind::Int(n) => query.bind(*n),
-        };
-    }
-    query
+/// `sql` with the project and the filter's values bound, in placeholder order.
+fn filtered<'q>(sql: String, project_id: &'q str, binds: &[Value<'q>]) -> Query<'q> {
+    query(sql).bind(project_id).bind_all(binds.iter().cloned())
 }
 
 /// One page of the project's points matching `filter`, in (timestamp, id) order, and
-/// how many match in all.
+/// how many match in all: counted only when the page does not show it.
 pub async fn page(
     db: &Db,
     project_id: &str,
     filter: &Filter,
     limit: u32,
     offset: u64,
-) -> Result<(Vec<Point>, u64), sqlx::Error> {
+) -> Result<(Vec<Point>, u64), DbError> {
     let (conditions, binds) = filter.conditions();
     let n = binds.len() + 2;
     let rows_sql = format!(
@@ -160,16 +142,15 @@ pub async fn page(
          WHERE project_id = $1{conditions} ORDER BY ts, id LIMIT ${n} OFFSET ${}",
         n + 1
     );
-    let rows = bind_all(sqlx::query(&rows_sql), project_id, &binds)
-        .bind(i64::from(limit))
+    let points = filtered(rows_sql, project_id, &binds)
+        .bind(limit)
         .bind(offset_param(offset))
-        .fetch_all(db.pool())
+        .fetch_all(db, point_of)
         .await?;
-    let total = count(db, project_id, &conditions, &binds).await?;
-    let points = rows
-        .iter()
-        .map(point_of)
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let total = match total_from_page(offset, limit, points.len()) {
+        Some(total) => total,
+        None => count(db, project_id, &conditions, &binds).await?,
+    };
     Ok((points, total))
 }
 
@@ -219,18 +200,15 @@ pub async fn page_after(
     filter: &Filter,
     limit: u32,
     cursor: &Cursor,
-) -> Result<(Vec<Point>, u64, Option<Cursor>), sqlx::Error> {
+) -> Result<(Vec<Point>, u64, Option<Cursor>), DbError> {
     let (conditions, binds) = filter.conditions();
     let rows_sql = after_sql(&conditions, binds.len());
-    let mut rows = bind_all(sqlx::query(&rows_sql), project_id, &binds)
+    let mut rows = filtered(rows_sql, project_id, &binds)
         .bind(cursor.timestamp)
         .bind(cursor.id.as_str())
         .bind(i64::from(limit) + 1)
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(point_of)
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        .fetch_all(db, point_of)
+        .await?;
     let next = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(Cursor::after)
@@ -257,23 +235,22 @@ async fn count(
     db: &Db,
     project_id: &str,
     conditions: &str,
-    binds: &[Bind],
-) -> Result<u64, sqlx::Error> {
+    binds: &[Value<'_>],
+) -> Result<u64, DbError> {
     let sql = format!("SELECT COUNT(*) AS n FROM metric_points WHERE project_id = $1{conditions}");
-    let total: i64 = bind_all(sqlx::query(&sql), project_id, binds)
-        .fetch_one(db.pool())
-        .await?
-        .try_get("n")?;
+    let total: i64 = filtered(sql, project_id, binds)
+        .fetch_one(db, |row| row.get("n"))
+        .await?;
     Ok(total.max(0) as u64)
 }
 
-fn point_of(row: &sqlx::any::AnyRow) -> Result<Point, sqlx::Error> {
+fn point_of(row: &Row<'_>) -> Result<Point, DbError> {
     Ok(Point {
-        id: row.try_get("id")?,
-        metric_id: row.try_get("metric_id")?,
-        integration_id: row.try_get("integration_id")?,
-        value: row.try_get("value")?,
-        timestamp: row.try_get("ts")?,
+        id: row.get("id")?,
+        metric_id: row.get("metric_id")?,
+        integration_id: row.get("integration_id")?,
+        value: row.get("value")?,
+        timestamp: row.get("ts")?,
     })
 }
 

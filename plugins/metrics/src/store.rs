@@ -1,7 +1,10 @@
-//! Writing points: in batches, one multi-row INSERT per batch, inside the caller's
-//! transaction so a batch is written whole or not at all.
+//! Writing points, inside the caller's transaction so a batch is written whole or not at
+//! all: idempotent multi-row INSERTs for fixed ids, the bulk path for fresh ones.
 
-use dashtray_core::{auth::key::random_base62, sqlx};
+use dashtray_core::{
+    auth::key::random_base62,
+    db::{query, DbError, Tx, Value},
+};
 
 /// A point to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,44 +26,55 @@ pub fn new_id() -> String {
 /// Rows per INSERT statement: well under SQLite's 32,766 bound parameters (6 each).
 pub const ROWS_PER_STATEMENT: usize = 500;
 
+const COLUMNS: [&str; 6] = [
+    "id",
+    "project_id",
+    "metric_id",
+    "integration_id",
+    "value",
+    "ts",
+];
+
 /// Writes `points`; a point whose id exists already is skipped, so loading the same
-/// data twice adds nothing.
-pub async fn insert(
-    conn: &mut sqlx::AnyConnection,
-    points: &[NewPoint],
-) -> Result<u64, sqlx::Error> {
+/// data twice adds nothing (the demo data set, whose ids are fixed).
+pub async fn insert(tx: &mut Tx, points: &[NewPoint]) -> Result<u64, DbError> {
     let mut written = 0;
     for chunk in points.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO metric_points (id, project_id, metric_id, integration_id, value, ts) VALUES ",
-        );
+        let mut sql = format!("INSERT INTO metric_points ({}) VALUES ", COLUMNS.join(", "));
         for i in 0..chunk.len() {
-            let n = i * 6;
+            let n = i * COLUMNS.len();
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6
-            ));
+            let slots: Vec<String> = (n + 1..=n + COLUMNS.len())
+                .map(|k| format!("${k}"))
+                .collect();
+            sql.push_str(&format!("({})", slots.join(", ")));
         }
         sql.push_str(" ON CONFLICT (id) DO NOTHING");
-        let mut query = sqlx::query(&sql);
-        for point in chunk {
-            query = query
-                .bind(&point.id)
-                .bind(&point.project_id)
-                .bind(&point.metric_id)
-                .bind(&point.integration_id)
-                .bind(point.value)
-                .bind(point.timestamp);
-        }
-        written += query.execute(&mut *conn).await?.rows_affected();
+        written += query(sql)
+            .bind_all(chunk.iter().flat_map(values))
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(written)
+}
+
+/// Writes new points by the database's bulk path (prepared inserts on SQLite, `COPY` on
+/// Postgres): for imports, whose ids are fresh. An id that exists fails the whole call.
+pub async fn append(tx: &mut Tx, points: &[NewPoint]) -> Result<u64, DbError> {
+    tx.insert_rows("metric_points", &COLUMNS, points.iter().map(values))
+        .await
+}
+
+/// A point's values in [`COLUMNS`] order.
+fn values(point: &NewPoint) -> Vec<Value<'_>> {
+    vec![
+        Value::from(&point.id),
+        Value::from(&point.project_id),
+        Value::from(&point.metric_id),
+        Value::from(&point.integration_id),
+        Value::Float(point.value),
+        Value::Int(point.timestamp),
+    ]
 }

@@ -3,7 +3,11 @@
 //! value.
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
-use dashtray_core::{config::DatabaseKind, sqlx, sqlx::Row, Db};
+use dashtray_core::{
+    config::DatabaseKind,
+    db::{query, DbError},
+    Db,
+};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -101,7 +105,7 @@ fn utc(ms: i64) -> DateTime<Utc> {
 }
 
 /// The SQL that aggregates one metric's points in `[$3, $4]` per bucket.
-pub fn query(kind: DatabaseKind, interval: Interval, agg: Aggregate) -> String {
+pub fn sql(kind: DatabaseKind, interval: Interval, agg: Aggregate) -> String {
     let bucket = interval.bucket_sql(kind);
     let filter =
         "FROM metric_points WHERE project_id = $1 AND metric_id = $2 AND ts >= $3 AND ts <= $4";
@@ -129,11 +133,11 @@ pub const EXISTS_QUERY: &str =
     "SELECT 1 AS one FROM metric_points WHERE project_id = $1 AND metric_id = $2 LIMIT 1";
 
 /// True when the project has any point of `metric_id`.
-pub async fn exists(db: &Db, project_id: &str, metric_id: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(EXISTS_QUERY)
+pub async fn exists(db: &Db, project_id: &str, metric_id: &str) -> Result<bool, DbError> {
+    let row = query(EXISTS_QUERY)
         .bind(project_id)
         .bind(metric_id)
-        .fetch_optional(db.pool())
+        .fetch_optional(db, |_| Ok(()))
         .await?;
     Ok(row.is_some())
 }
@@ -147,21 +151,16 @@ pub async fn series(
     interval: Interval,
     agg: Aggregate,
     buckets: &[i64],
-) -> Result<Vec<(i64, Option<f64>)>, sqlx::Error> {
-    let rows = sqlx::query(&query(db.kind(), interval, agg))
+) -> Result<Vec<(i64, Option<f64>)>, DbError> {
+    let values: std::collections::HashMap<i64, f64> = query(sql(db.kind(), interval, agg))
         .bind(project_id)
         .bind(metric_id)
         .bind(range.0)
         .bind(range.1)
-        .fetch_all(db.pool())
-        .await?;
-    let mut values = std::collections::HashMap::with_capacity(rows.len());
-    for row in rows {
-        values.insert(
-            row.try_get::<i64, _>("bucket")?,
-            row.try_get::<f64, _>("value")?,
-        );
-    }
+        .fetch_all(db, |row| Ok((row.get("bucket")?, row.get("value")?)))
+        .await?
+        .into_iter()
+        .collect();
     Ok(buckets
         .iter()
         .map(|b| (*b, values.get(b).copied()))

@@ -3,13 +3,12 @@
 
 use dashtray_core::{
     config::DatabaseKind,
-    on_each_backend,
-    sqlx::{self, Row},
-    Config, Registry,
+    db::{query, Tx, Value},
+    on_each_backend, Config, Registry,
 };
 use dashtray_metrics::{
     points::{queries_for, Filter},
-    timeseries::{query, Aggregate, Interval, EXISTS_QUERY},
+    timeseries::{sql, Aggregate, Interval, EXISTS_QUERY},
     MetricsPlugin,
 };
 
@@ -64,7 +63,7 @@ fn request_queries(kind: DatabaseKind) -> Vec<(String, Vec<char>)> {
             Aggregate::Max,
             Aggregate::Last,
         ] {
-            queries.push((query(kind, interval, agg), vec!['t', 't', 'i', 'i']));
+            queries.push((sql(kind, interval, agg), vec!['t', 't', 'i', 'i']));
         }
     }
     queries.push((EXISTS_QUERY.to_owned(), vec!['t', 't']));
@@ -73,33 +72,25 @@ fn request_queries(kind: DatabaseKind) -> Vec<(String, Vec<char>)> {
 
 /// The plan's lines, from EXPLAIN QUERY PLAN (SQLite) or EXPLAIN with sequential scans
 /// priced out (Postgres, which would otherwise prefer them on a small table).
-async fn plan(
-    conn: &mut sqlx::AnyConnection,
-    kind: DatabaseKind,
-    sql: &str,
-    binds: &[char],
-) -> Vec<String> {
+async fn plan(tx: &mut Tx, sql: &str, binds: &[char]) -> Vec<String> {
+    let kind = tx.kind();
     let explain = match kind {
         DatabaseKind::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
         DatabaseKind::Postgres => format!("EXPLAIN {sql}"),
     };
-    let mut query = sqlx::query(&explain);
-    for kind in binds {
-        query = match kind {
-            't' => query.bind("x"),
-            _ => query.bind(1_i64),
-        };
-    }
-    let rows = query
-        .fetch_all(&mut *conn)
+    let values = binds.iter().map(|kind| match kind {
+        't' => Value::from("x"),
+        _ => Value::Int(1),
+    });
+    let column = match kind {
+        DatabaseKind::Sqlite => "detail",
+        DatabaseKind::Postgres => "QUERY PLAN",
+    };
+    query(explain.as_str())
+        .bind_all(values)
+        .fetch_all(tx, |row| row.get::<String>(column))
         .await
-        .unwrap_or_else(|e| panic!("{e}: {explain}"));
-    rows.iter()
-        .map(|row| match kind {
-            DatabaseKind::Sqlite => row.get::<String, _>("detail"),
-            DatabaseKind::Postgres => row.get::<String, _>(0),
-        })
-        .collect()
+        .unwrap_or_else(|e| panic!("{e}: {explain}"))
 }
 
 on_each_backend! {
@@ -108,14 +99,15 @@ on_each_backend! {
         let registry = Registry::new(vec![std::sync::Arc::new(MetricsPlugin)]).unwrap();
         registry.migrate(&db, &Config::default()).await.unwrap();
         let kind = db.kind();
-        let mut conn = db.pool().acquire().await.unwrap();
+        // One connection for every plan, so that the setting below holds for each.
+        let mut tx = db.begin().await.unwrap();
         if kind == DatabaseKind::Postgres {
-            sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+            tx.execute_script("SET LOCAL enable_seqscan = off").await.unwrap();
         }
         let queries = request_queries(kind);
         assert!(queries.len() > 25);
         for (sql, binds) in queries {
-            let lines = plan(&mut conn, kind, &sql, &binds).await;
+            let lines = plan(&mut tx, &sql, &binds).await;
             let full_scan = lines.iter().any(|line| match kind {
                 DatabaseKind::Sqlite => line.starts_with("SCAN metric_points"),
                 DatabaseKind::Postgres => line.contains("Seq Scan on metric_points"),

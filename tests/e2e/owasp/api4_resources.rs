@@ -7,13 +7,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use dashtray_core::{
-    sqlx::{self, Connection},
-    testing::Backend,
-};
+use dashtray_core::testing::Backend;
 use reqwest::StatusCode;
 
-use crate::support::{assert_problem, client, Server, TestDb};
+use crate::support::{assert_problem, client, project_with_key, Server, TableLock, TestDb};
 
 fn host_port(server: &Server) -> String {
     server.base.trim_start_matches("http://").to_owned()
@@ -128,15 +125,12 @@ async fn a_request_stuck_on_the_database_is_answered_503_at_the_timeout() {
             ("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "20000"),
         ],
     );
-    sqlx::any::install_default_drivers();
-    let mut lock = sqlx::AnyConnection::connect(db.url()).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE dashtray_migrations IN ACCESS EXCLUSIVE MODE;")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let (_, _, key) = project_with_key(&db, "Stuck", "scale", None);
+    let lock = TableLock::take(&db, "metric_points").await;
     let started = Instant::now();
     let resp = client()
-        .get(server.url("/api/v1/health"))
+        .get(server.url("/api/v1/metrics?limit=1"))
+        .bearer_auth(&key)
         .send()
         .await
         .unwrap();
@@ -150,9 +144,14 @@ async fn a_request_stuck_on_the_database_is_answered_503_at_the_timeout() {
         "answered at the timeout, not the lock: {elapsed:?}"
     );
     drop(lock);
-    let (status, _, _) = crate::support::get_json(&server.url("/api/v1/health")).await;
+    let resp = client()
+        .get(server.url("/api/v1/metrics?limit=1"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        status,
+        resp.status(),
         StatusCode::OK,
         "and serving again once the lock is gone"
     );

@@ -327,3 +327,22 @@ pub fn python_with_requests() -> Option<PathBuf> {
         }
     }
 }
+
+/// Holds a Postgres table lock that makes every read of the table wait, until dropped.
+///
+/// SQLite in WAL mode never makes a reader wait, so only Postgres can hold a request in
+/// flight from outside the server.
+pub struct TableLock {
+    _tx: dashtray_core::db::Tx,
+}
+
+impl TableLock {
+    pub async fn take(db: &TestDb, table: &str) -> TableLock {
+        assert_eq!(db.backend(), dashtray_core::testing::Backend::Postgres);
+        let mut tx = db.connect().await.begin().await.expect("begin");
+        tx.execute_script(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            .await
+            .expect("take the lock");
+        TableLock { _tx: tx }
+    }
+}

@@ -1,6 +1,7 @@
 //! The benchmark's data set, written straight into a fresh database: projects with one
 //! key each, integrations and dashboards through the plugins' own `store::insert`, and
-//! metric points in large multi-row INSERTs.
+//! metric points through the import's own bulk path (`store::append`), in large
+//! transactions.
 //!
 //! Deterministic apart from the keys: the same ids, timestamps and values every time, so
 //! a SQLite file can be kept and reused between runs (the keys are kept beside it).
@@ -11,10 +12,11 @@ use anyhow::Context as _;
 use dashtray_core::{
     auth::{key::KeyHasher, store, Plan, Project, READ_SCOPES},
     config::{DatabaseConfig, DatabaseKind, DatabaseUrl},
-    sqlx, Db,
+    Db,
 };
 use dashtray_dashboards::store::{NewDashboard, NewWidget};
 use dashtray_integrations::store::NewIntegration;
+use dashtray_metrics::store::{self as points, NewPoint};
 use serde::{Deserialize, Serialize};
 
 /// 2024-11-01T00:00:00Z, as in the demo data: the first day of data.
@@ -24,9 +26,6 @@ pub const DAY_MS: i64 = 86_400_000;
 pub const DAYS: i64 = 730;
 /// Metrics per project.
 pub const METRICS: usize = 20;
-/// Rows per INSERT statement: values are inlined (no bind parameters), so SQLite's
-/// parameter bound does not apply and a bigger statement means fewer round trips.
-const ROWS_PER_STATEMENT: usize = 2_000;
 /// Rows per transaction: large, so commits (and their syncs) are rare.
 const ROWS_PER_TRANSACTION: usize = 200_000;
 
@@ -153,10 +152,9 @@ pub async fn generate(url: &str, shape: &Shape) -> anyhow::Result<Dataset> {
     write_points(&db, shape).await?;
     if db.kind() == DatabaseKind::Postgres {
         // Fresh statistics, as a database that has lived with its data would have.
-        sqlx::raw_sql("ANALYZE").execute(db.pool()).await?;
+        db.execute_script("ANALYZE").await?;
     } else {
-        sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE")
-            .execute(db.pool())
+        db.execute_script("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE")
             .await?;
     }
     db.close().await;
@@ -169,17 +167,7 @@ pub async fn generate(url: &str, shape: &Shape) -> anyhow::Result<Dataset> {
 
 async fn write_points(db: &Db, shape: &Shape) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut conn = db.pool().acquire().await?;
-    if db.kind() == DatabaseKind::Sqlite {
-        // This connection only loads data: a crash mid-load means generating again, so
-        // there is nothing for a sync per commit to protect.
-        sqlx::raw_sql("PRAGMA synchronous = OFF; PRAGMA journal_mode = WAL")
-            .execute(&mut *conn)
-            .await?;
-    }
-    let mut rows = Rows::default();
-    let mut in_transaction = 0;
-    sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+    let mut batch = Vec::with_capacity(ROWS_PER_TRANSACTION);
     // Project, then metric, then time: the order of the primary key (ids are numbered
     // so) and of the `(project_id, metric_id, ts, id)` index, so the indexes grow at
     // their ends instead of being written all over.
@@ -190,27 +178,22 @@ async fn write_points(db: &Db, shape: &Shape) -> anyhow::Result<()> {
             let n = total / METRICS as u64 + u64::from((m as u64) < total % METRICS as u64);
             let integration = integration_id(p, m % 2);
             for k in 0..n {
-                rows.push(
-                    &format!("pt_{p:06}{m:02}{k:06}"),
-                    &project,
-                    &metric_id(m),
-                    &integration,
-                    value(p, m, k),
-                    timestamp(k, n),
-                );
-                if rows.count == ROWS_PER_STATEMENT {
-                    rows.flush(&mut conn).await?;
-                    in_transaction += ROWS_PER_STATEMENT;
-                    if in_transaction >= ROWS_PER_TRANSACTION {
-                        sqlx::raw_sql("COMMIT; BEGIN").execute(&mut *conn).await?;
-                        in_transaction = 0;
-                    }
+                batch.push(NewPoint {
+                    id: format!("pt_{p:06}{m:02}{k:06}"),
+                    project_id: project.clone(),
+                    metric_id: metric_id(m),
+                    integration_id: Some(integration.clone()),
+                    // Cents, as the data set has always held.
+                    value: (value(p, m, k) * 100.0).round() / 100.0,
+                    timestamp: timestamp(k, n),
+                });
+                if batch.len() == ROWS_PER_TRANSACTION {
+                    write_batch(db, &mut batch).await?;
                 }
             }
         }
     }
-    rows.flush(&mut conn).await?;
-    sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+    write_batch(db, &mut batch).await?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "  {} points in {secs:.1}s ({:.0} points/s)",
@@ -220,40 +203,12 @@ async fn write_points(db: &Db, shape: &Shape) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A multi-row INSERT being built, with its values inline.
-#[derive(Default)]
-struct Rows {
-    sql: String,
-    count: usize,
-}
-
-impl Rows {
-    /// Every text value is made here from digits, letters and `_` (no quotes), so
-    /// inlining them is safe.
-    fn push(&mut self, id: &str, project: &str, metric: &str, integration: &str, v: f64, ts: i64) {
-        use std::fmt::Write as _;
-        self.sql.push_str(if self.count == 0 {
-            "INSERT INTO metric_points (id, project_id, metric_id, integration_id, value, ts) VALUES "
-        } else {
-            ","
-        });
-        let _ = write!(
-            self.sql,
-            "('{id}','{project}','{metric}','{integration}',{v:.2},{ts})"
-        );
-        self.count += 1;
-    }
-
-    async fn flush(&mut self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
-        if self.count > 0 {
-            // `raw_sql`: the simple protocol, so Postgres does not prepare (and cache)
-            // each one-off statement.
-            sqlx::raw_sql(&self.sql).execute(&mut *conn).await?;
-        }
-        self.sql.clear();
-        self.count = 0;
-        Ok(())
-    }
+async fn write_batch(db: &Db, batch: &mut Vec<NewPoint>) -> anyhow::Result<()> {
+    let mut tx = db.begin().await?;
+    points::append(&mut tx, batch).await?;
+    tx.commit().await?;
+    batch.clear();
+    Ok(())
 }
 
 /// The `k`-th of `n` points of a series: daily at noon, ending on the last day, so the

@@ -31,7 +31,7 @@ use std::{
 use anyhow::Context as _;
 use dashtray_core::{
     config::{DatabaseConfig, DatabaseUrl},
-    sqlx, Db,
+    Db,
 };
 
 use dataset::{Dataset, Shape};
@@ -279,7 +279,7 @@ async fn on_server(url: &str, sql: &str) -> anyhow::Result<()> {
         acquire_timeout_ms: 10_000,
     })
     .await?;
-    sqlx::raw_sql(sql).execute(db.pool()).await?;
+    db.execute_script(sql).await?;
     db.close().await;
     Ok(())
 }

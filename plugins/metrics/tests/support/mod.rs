@@ -74,8 +74,9 @@ impl Fixture {
                 timestamp: *ts,
             })
             .collect();
-        let mut conn = self.app.services.db.pool().acquire().await.unwrap();
-        insert(&mut conn, &rows).await.unwrap();
+        let mut tx = self.app.services.db.begin().await.unwrap();
+        insert(&mut tx, &rows).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {

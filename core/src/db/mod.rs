@@ -1,0 +1,442 @@
+//! The database handle every plugin gets: SQLite or Postgres behind one query API.
+//!
+//! A plugin writes each query once, with `$1`-style placeholders, and runs it on a [`Db`]
+//! or inside a [`Tx`]:
+//!
+//! ```ignore
+//! let names: Vec<String> = query("SELECT name FROM integrations WHERE project_id = $1")
+//!     .bind(project_id)
+//!     .fetch_all(db, |row| row.get("name"))
+//!     .await?;
+//! ```
+//!
+//! Each backend runs through its own lowest-cost client: SQLite through rusqlite, on the
+//! calling thread, with each connection's prepared statements cached; Postgres through
+//! tokio-postgres, over a deadpool pool that hands out a connection without a round trip
+//! and caches each connection's prepared statements. docs/architecture.md says why this
+//! is not sqlx. Where the dialects differ, [`Db::kind`] tells which one is in use.
+
+mod postgres;
+mod sqlite;
+mod value;
+
+use std::{borrow::Cow, sync::Arc, time::Duration};
+
+pub use value::{FromColumn, Value};
+
+use crate::config::{DatabaseConfig, DatabaseKind};
+
+/// Boxed causes, so that neither driver's error type leaks into a plugin's signatures.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A cloneable handle to the configured database.
+#[derive(Clone)]
+pub struct Db {
+    backend: Arc<Backend>,
+    kind: DatabaseKind,
+}
+
+enum Backend {
+    Sqlite(sqlite::Pool),
+    Postgres(postgres::Pool),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("kind", &self.kind).finish()
+    }
+}
+
+/// What went wrong with the database, sorted by what the client is told: the
+/// unreachable kinds answer 503 `unavailable`, the others 500 `internal`.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open the database at {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: Cause,
+    },
+    #[error("no database connection was free within {0:?}")]
+    Timeout(Duration),
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(#[source] Cause),
+    #[error("the database refused the statement: {0}")]
+    Statement(#[source] Cause),
+    #[error("column `{column}`: {message}")]
+    Decode { column: String, message: String },
+    #[error("the query returned no row")]
+    NoRow,
+    /// A value the store cannot write as it is (a plugin's own rule, before any SQL).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DbError {
+    /// True when the database is unreachable or busy rather than the query wrong.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            DbError::Connect { .. } | DbError::Timeout(_) | DbError::Unavailable(_)
+        )
+    }
+}
+
+impl From<DbError> for crate::error::ApiError {
+    fn from(err: DbError) -> Self {
+        if err.is_unavailable() {
+            crate::error::ApiError::unavailable(err)
+        } else {
+            crate::error::ApiError::internal(err)
+        }
+    }
+}
+
+impl Db {
+    /// Opens the database and checks that it answers.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Db, DbError> {
+        let db = Db::lazy(config)?;
+        let redacted = || config.url.redacted();
+        let checked = match &*db.backend {
+            Backend::Sqlite(pool) => pool.open_checked().await,
+            Backend::Postgres(pool) => pool.open_checked().await,
+        };
+        checked.map_err(|err| match err {
+            DbError::Unavailable(source) | DbError::Statement(source) => DbError::Connect {
+                url: redacted(),
+                source,
+            },
+            other => other,
+        })?;
+        Ok(db)
+    }
+
+    /// A handle that connects on first use: for tools that only need the plugins' specs.
+    pub fn lazy(config: &DatabaseConfig) -> Result<Db, DbError> {
+        let kind = config.url.kind().expect("validated by config");
+        let connect_error = |source: Cause| DbError::Connect {
+            url: config.url.redacted(),
+            source,
+        };
+        let backend = match kind {
+            DatabaseKind::Sqlite => Backend::Sqlite(sqlite::Pool::new(config)),
+            DatabaseKind::Postgres => {
+                Backend::Postgres(postgres::Pool::new(config).map_err(connect_error)?)
+            }
+        };
+        Ok(Db {
+            backend: Arc::new(backend),
+            kind,
+        })
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    /// Closes every idle connection and refuses new ones; used before a process exits.
+    pub async fn close(&self) {
+        match &*self.backend {
+            Backend::Sqlite(pool) => pool.close(),
+            Backend::Postgres(pool) => pool.close(),
+        }
+    }
+
+    /// A transaction: committed by [`Tx::commit`], rolled back if dropped before.
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        let mut conn = self.acquire().await?;
+        conn.execute_script("BEGIN").await?;
+        Ok(Tx {
+            conn: Some(conn),
+            kind: self.kind,
+        })
+    }
+
+    /// Runs several `;`-separated statements that bind nothing (schema changes).
+    pub async fn execute_script(&self, sql: &str) -> Result<(), DbError> {
+        self.acquire().await?.execute_script(sql).await
+    }
+
+    /// The health check: the database answers a read of core's own table in time.
+    pub async fn check(&self, timeout: Duration) -> Result<(), DbError> {
+        let read = query("SELECT COUNT(*) AS n FROM dashtray_migrations")
+            .fetch_one(self, |row| row.get::<i64>("n"));
+        match tokio::time::timeout(timeout, read).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(DbError::Unavailable(
+                format!("no answer within {timeout:?}").into(),
+            )),
+        }
+    }
+
+    async fn acquire(&self) -> Result<Conn, DbError> {
+        match &*self.backend {
+            Backend::Sqlite(pool) => pool.acquire().await.map(Conn::Sqlite),
+            Backend::Postgres(pool) => pool.acquire().await.map(Conn::Postgres),
+        }
+    }
+
+    /// How many rows of `table` belong to the project (the `total` of an unfiltered list).
+    pub async fn count_for_project(
+        &self,
+        table: &'static str,
+        project_id: &str,
+    ) -> Result<u64, DbError> {
+        let total = query(format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE project_id = $1"
+        ))
+        .bind(project_id)
+        .fetch_one(self, |row| row.get::<i64>("n"))
+        .await?;
+        Ok(u64::try_from(total).unwrap_or(0))
+    }
+}
+
+/// A transaction on one connection. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    conn: Option<Conn>,
+    kind: DatabaseKind,
+}
+
+impl Tx {
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        let mut conn = self.conn.take().expect("a transaction has its connection");
+        conn.execute_script("COMMIT").await
+    }
+
+    /// Runs several `;`-separated statements that bind nothing, inside the transaction.
+    pub async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.conn_mut().execute_script(sql).await
+    }
+
+    /// Writes many rows into `table`: on SQLite one prepared `INSERT` run per row, on
+    /// Postgres one binary `COPY`. Each row holds a value per column, in order. A row
+    /// whose key exists already fails the whole call, and the transaction with it.
+    pub async fn insert_rows<'v>(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: impl IntoIterator<Item = Vec<Value<'v>>> + Send,
+    ) -> Result<u64, DbError> {
+        match self.conn_mut() {
+            Conn::Sqlite(conn) => conn.insert_rows(table, columns, rows),
+            Conn::Postgres(conn) => conn.copy_rows(table, columns, rows).await,
+        }
+    }
+
+    fn conn_mut(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("a transaction has its connection until committed")
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        match self.conn.take() {
+            None => {}
+            Some(Conn::Sqlite(conn)) => conn.rollback_now(),
+            // A rollback needs a round trip, which `drop` cannot await: the connection
+            // leaves the pool instead, and closing it ends the transaction.
+            Some(Conn::Postgres(conn)) => conn.discard(),
+        }
+    }
+}
+
+/// A connection checked out of its pool, for one call or one transaction.
+enum Conn {
+    Sqlite(sqlite::Conn),
+    Postgres(postgres::Conn),
+}
+
+impl Conn {
+    async fn fetch<T>(
+        &mut self,
+        query: &Query<'_>,
+        map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
+        max_rows: usize,
+    ) -> Result<Vec<T>, DbError> {
+        match self {
+            Conn::Sqlite(conn) => conn.fetch(query, map, max_rows),
+            Conn::Postgres(conn) => conn.fetch(query, map, max_rows).await,
+        }
+    }
+
+    async fn execute(&mut self, query: &Query<'_>) -> Result<u64, DbError> {
+        match self {
+            Conn::Sqlite(conn) => conn.execute(query),
+            Conn::Postgres(conn) => conn.execute(query).await,
+        }
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(conn) => conn.execute_script(sql),
+            Conn::Postgres(conn) => conn.execute_script(sql).await,
+        }
+    }
+}
+
+/// Where a query runs: on the pool (a connection for this one statement) or in a
+/// transaction. `&Db` and `&mut Tx` both convert.
+pub enum On<'e> {
+    Pool(&'e Db),
+    Tx(&'e mut Tx),
+}
+
+impl<'e> From<&'e Db> for On<'e> {
+    fn from(db: &'e Db) -> Self {
+        On::Pool(db)
+    }
+}
+
+impl<'e> From<&'e mut Tx> for On<'e> {
+    fn from(tx: &'e mut Tx) -> Self {
+        On::Tx(tx)
+    }
+}
+
+/// One statement and the values of its placeholders, in order.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    sql: Cow<'a, str>,
+    params: Vec<Value<'a>>,
+}
+
+/// A statement with `$1`-style placeholders, to [`bind`](Query::bind) and run.
+pub fn query<'a>(sql: impl Into<Cow<'a, str>>) -> Query<'a> {
+    Query {
+        sql: sql.into(),
+        params: Vec::new(),
+    }
+}
+
+impl<'a> Query<'a> {
+    /// The value of the next placeholder.
+    pub fn bind(mut self, value: impl Into<Value<'a>>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+
+    /// The values of the next placeholders, in order.
+    pub fn bind_all<V: Into<Value<'a>>>(mut self, values: impl IntoIterator<Item = V>) -> Self {
+        self.params.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub fn params(&self) -> &[Value<'a>] {
+        &self.params
+    }
+
+    /// Every row, each turned into a `T` by `map`.
+    pub async fn fetch_all<'e, T: Send>(
+        self,
+        on: impl Into<On<'e>>,
+        mut map: impl FnMut(&Row<'_>) -> Result<T, DbError> + Send,
+    ) -> Result<Vec<T>, DbError> {
+        self.run(on.into(), &mut map, usize::MAX).await
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional<'e, T: Send>(
+        self,
+        on: impl Into<On<'e>>,
+        mut map: impl FnMut(&Row<'_>) -> Result<T, DbError> + Send,
+    ) -> Result<Option<T>, DbError> {
+        Ok(self.run(on.into(), &mut map, 1).await?.pop())
+    }
+
+    /// The first row; none is [`DbError::NoRow`].
+    pub async fn fetch_one<'e, T: Send>(
+        self,
+        on: impl Into<On<'e>>,
+        map: impl FnMut(&Row<'_>) -> Result<T, DbError> + Send,
+    ) -> Result<T, DbError> {
+        self.fetch_optional(on, map).await?.ok_or(DbError::NoRow)
+    }
+
+    /// Runs a statement that returns no rows; answers how many rows it changed.
+    pub async fn execute<'e>(self, on: impl Into<On<'e>>) -> Result<u64, DbError> {
+        match on.into() {
+            On::Pool(db) => db.acquire().await?.execute(&self).await,
+            On::Tx(tx) => tx.conn_mut().execute(&self).await,
+        }
+    }
+
+    async fn run<T: Send>(
+        &self,
+        on: On<'_>,
+        map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
+        max_rows: usize,
+    ) -> Result<Vec<T>, DbError> {
+        match on {
+            On::Pool(db) => db.acquire().await?.fetch(self, map, max_rows).await,
+            On::Tx(tx) => tx.conn_mut().fetch(self, map, max_rows).await,
+        }
+    }
+}
+
+/// One row of a result, read by column name.
+pub struct Row<'r>(RowRef<'r>);
+
+enum RowRef<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+    Postgres(&'r tokio_postgres::Row),
+}
+
+impl Row<'_> {
+    /// The column named `column`, as a `T`; NULL reads as `None` into an `Option`.
+    pub fn get<T: FromColumn>(&self, column: &str) -> Result<T, DbError> {
+        let value = match &self.0 {
+            RowRef::Sqlite(row) => sqlite::column(row, column),
+            RowRef::Postgres(row) => postgres::column(row, column),
+        };
+        value
+            .and_then(T::from_column)
+            .map_err(|message| DbError::Decode {
+                column: column.to_owned(),
+                message,
+            })
+    }
+}
+
+/// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A page offset as a bindable BIGINT; one past `i64::MAX` selects nothing either way.
+pub fn offset_param(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(offset_param(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn unreachable_kinds_are_told_apart_from_wrong_queries() {
+        assert!(DbError::Timeout(Duration::from_secs(1)).is_unavailable());
+        assert!(DbError::Unavailable("gone".into()).is_unavailable());
+        assert!(!DbError::Statement("syntax".into()).is_unavailable());
+        assert!(!DbError::NoRow.is_unavailable());
+    }
+}

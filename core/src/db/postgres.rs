@@ -1,0 +1,264 @@
+//! Postgres through tokio-postgres, pooled by deadpool.
+//!
+//! A connection is lent without a round trip (the pool checks only that its socket is
+//! still open) and keeps its prepared statements; sqlx's pool pinged every connection
+//! it took back, a round trip per request. A connection the server dropped is found
+//! closed and replaced: it costs at most the one request that met it.
+
+use std::{borrow::Cow, time::Duration};
+
+use bytes::BytesMut;
+use deadpool_postgres::{Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::{
+    binary_copy::BinaryCopyInWriter,
+    types::{to_sql_checked, IsNull, ToSql, Type},
+    NoTls,
+};
+
+use super::{Cause, DbError, Query, Row, RowRef, Value};
+use crate::config::DatabaseConfig;
+
+pub(super) struct Pool {
+    pool: deadpool_postgres::Pool,
+    acquire_timeout: Duration,
+}
+
+impl Pool {
+    pub(super) fn new(config: &DatabaseConfig) -> Result<Pool, Cause> {
+        let url = config.url.as_str();
+        let mut pg: tokio_postgres::Config = url.parse()?;
+        let acquire_timeout = Duration::from_millis(config.acquire_timeout_ms);
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(acquire_timeout);
+        }
+        let manager = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(config.max_connections.max(1) as usize)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(acquire_timeout))
+            .create_timeout(Some(acquire_timeout))
+            .recycle_timeout(Some(acquire_timeout))
+            .build()?;
+        Ok(Pool {
+            pool,
+            acquire_timeout,
+        })
+    }
+
+    pub(super) async fn open_checked(&self) -> Result<(), DbError> {
+        let conn = self.acquire().await?;
+        conn.client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    pub(super) async fn acquire(&self) -> Result<Conn, DbError> {
+        match self.pool.get().await {
+            Ok(client) => Ok(Conn { client }),
+            Err(PoolError::Timeout(_)) => Err(DbError::Timeout(self.acquire_timeout)),
+            Err(PoolError::Backend(err)) => Err(DbError::Unavailable(Box::new(err))),
+            Err(other) => Err(DbError::Unavailable(other.to_string().into())),
+        }
+    }
+
+    pub(super) fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// A connection lent by the pool; it goes back when dropped.
+pub(super) struct Conn {
+    client: Object,
+}
+
+impl Conn {
+    pub(super) async fn fetch<T>(
+        &mut self,
+        query: &Query<'_>,
+        map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
+        max_rows: usize,
+    ) -> Result<Vec<T>, DbError> {
+        let statement = self.prepare(query.sql()).await?;
+        let rows = self
+            .client
+            .query(&statement, &params(query))
+            .await
+            .map_err(classify)?;
+        rows.iter()
+            .take(max_rows)
+            .map(|row| map(&Row(RowRef::Postgres(row))))
+            .collect()
+    }
+
+    pub(super) async fn execute(&mut self, query: &Query<'_>) -> Result<u64, DbError> {
+        let statement = self.prepare(query.sql()).await?;
+        self.client
+            .execute(&statement, &params(query))
+            .await
+            .map_err(classify)
+    }
+
+    pub(super) async fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        self.client.batch_execute(sql).await.map_err(classify)
+    }
+
+    pub(super) async fn copy_rows<'v>(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: impl IntoIterator<Item = Vec<Value<'v>>>,
+    ) -> Result<u64, DbError> {
+        let columns = columns.join(", ");
+        // The columns' types, which the binary format needs, from the table itself.
+        let types: Vec<Type> = self
+            .prepare(&format!("SELECT {columns} FROM {table} LIMIT 0"))
+            .await?
+            .columns()
+            .iter()
+            .map(|c| c.type_().clone())
+            .collect();
+        let copy = format!("COPY {table} ({columns}) FROM STDIN BINARY");
+        let sink = self.client.copy_in(&copy).await.map_err(classify)?;
+        let writer = BinaryCopyInWriter::new(sink, &types);
+        let mut writer = std::pin::pin!(writer);
+        for row in rows {
+            if row.len() != types.len() {
+                return Err(DbError::Invalid(format!(
+                    "a row of {} values for {} columns",
+                    row.len(),
+                    types.len()
+                )));
+            }
+            let values: Vec<&(dyn ToSql + Sync)> =
+                row.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+            writer.as_mut().write(&values).await.map_err(classify)?;
+        }
+        writer.finish().await.map_err(classify)
+    }
+
+    async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement, DbError> {
+        self.client.prepare_cached(sql).await.map_err(classify)
+    }
+
+    /// Takes the connection out of the pool for good: closing it is how a transaction
+    /// that was not finished ends.
+    pub(super) fn discard(self) {
+        drop(Object::take(self.client));
+    }
+}
+
+fn params<'q>(query: &'q Query<'_>) -> Vec<&'q (dyn ToSql + Sync)> {
+    query
+        .params()
+        .iter()
+        .map(|v| v as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// Each kind converted to the type Postgres expects at that placeholder, so a plugin
+/// binds an `i64` to an `INTEGER` column as it would to a `BIGINT` one.
+impl ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(n) => match *ty {
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::FLOAT8 => (*n as f64).to_sql(ty, out),
+                Type::BOOL => (*n != 0).to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Value::Float(x) => match *ty {
+                Type::FLOAT4 => (*x as f32).to_sql(ty, out),
+                _ => x.to_sql(ty, out),
+            },
+            Value::Text(text) => text.as_ref().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// A column of a Postgres row as one of the four kinds.
+pub(super) fn column<'r>(row: &'r tokio_postgres::Row, name: &str) -> Result<Value<'r>, String> {
+    let index = row
+        .columns()
+        .iter()
+        .position(|c| c.name() == name)
+        .ok_or_else(|| "no such column in the result".to_owned())?;
+    let read = |e: tokio_postgres::Error| e.to_string();
+    let value = match *row.columns()[index].type_() {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(index)
+            .map_err(read)?
+            .map(Value::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(index)
+            .map_err(read)?
+            .map(|n| Value::Int(n.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(index)
+            .map_err(read)?
+            .map(|n| Value::Int(n.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(index)
+            .map_err(read)?
+            .map(Value::Float),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(index)
+            .map_err(read)?
+            .map(|x| Value::Float(x.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(index)
+            .map_err(read)?
+            .map(|b| Value::Int(b.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
+            .try_get::<_, Option<&str>>(index)
+            .map_err(read)?
+            .map(|text| Value::Text(Cow::Borrowed(text))),
+        ref other => {
+            return Err(format!(
+                "a column of type {other}: cast it in the SQL to BIGINT, DOUBLE PRECISION or TEXT"
+            ))
+        }
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+/// A lost connection, and the server refusing or shutting down, are the database being
+/// unavailable (503); the rest are the statement's fault (500).
+fn classify(err: tokio_postgres::Error) -> DbError {
+    let unavailable = match err.code() {
+        Some(code) => {
+            let code = code.code();
+            // 08: connection exceptions; 57P0x: shutting down, cannot connect now;
+            // 53300: too many connections.
+            code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+        }
+        None => {
+            err.is_closed()
+                || std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>())
+        }
+    };
+    if unavailable {
+        DbError::Unavailable(Box::new(err))
+    } else {
+        DbError::Statement(Box::new(err))
+    }
+}

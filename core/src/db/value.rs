@@ -1,0 +1,178 @@
+//! Values that cross the storage boundary: what a query binds and what a row's column
+//! holds, the same four kinds on SQLite and Postgres.
+
+use std::borrow::Cow;
+
+/// A value bound to a placeholder, or read from a column.
+///
+/// Four kinds cover every column this API stores (text, integers, floats, NULL); each
+/// backend converts them to and from the column's own type (an `INTEGER` column on
+/// Postgres takes an `Int` that fits in 32 bits).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(Cow<'a, str>),
+}
+
+impl Value<'_> {
+    /// The kind's name, for decoding errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Text(_) => "text",
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(text: &'a str) -> Self {
+        Value::Text(Cow::Borrowed(text))
+    }
+}
+
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(text: &'a String) -> Self {
+        Value::Text(Cow::Borrowed(text))
+    }
+}
+
+impl From<String> for Value<'_> {
+    fn from(text: String) -> Self {
+        Value::Text(Cow::Owned(text))
+    }
+}
+
+impl From<i64> for Value<'_> {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+
+impl From<i32> for Value<'_> {
+    fn from(n: i32) -> Self {
+        Value::Int(i64::from(n))
+    }
+}
+
+impl From<u32> for Value<'_> {
+    fn from(n: u32) -> Self {
+        Value::Int(i64::from(n))
+    }
+}
+
+impl From<f64> for Value<'_> {
+    fn from(x: f64) -> Self {
+        Value::Float(x)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(b: bool) -> Self {
+        Value::Int(i64::from(b))
+    }
+}
+
+impl<'a, T: Into<Value<'a>>> From<Option<T>> for Value<'a> {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Value<'a> {
+    fn from(value: &'a Option<String>) -> Self {
+        value.as_deref().map_or(Value::Null, Into::into)
+    }
+}
+
+/// A Rust type a column can be read as: [`Row::get`](super::Row::get).
+pub trait FromColumn: Sized {
+    /// Converts the column's value, or says why it cannot.
+    fn from_column(value: Value<'_>) -> Result<Self, String>;
+}
+
+fn mismatch<T>(wanted: &str, found: &Value<'_>) -> Result<T, String> {
+    Err(format!("expected {wanted}, found {}", found.kind()))
+}
+
+impl FromColumn for i64 {
+    fn from_column(value: Value<'_>) -> Result<Self, String> {
+        match value {
+            Value::Int(n) => Ok(n),
+            other => mismatch("an integer", &other),
+        }
+    }
+}
+
+impl FromColumn for i32 {
+    fn from_column(value: Value<'_>) -> Result<Self, String> {
+        let n = i64::from_column(value)?;
+        i32::try_from(n).map_err(|_| format!("{n} does not fit in 32 bits"))
+    }
+}
+
+impl FromColumn for f64 {
+    /// Integers widen: SQLite stores a float column's whole numbers as integers when
+    /// asked to, and an aggregate of integers is one.
+    fn from_column(value: Value<'_>) -> Result<Self, String> {
+        match value {
+            Value::Float(x) => Ok(x),
+            Value::Int(n) => Ok(n as f64),
+            other => mismatch("a number", &other),
+        }
+    }
+}
+
+impl FromColumn for bool {
+    fn from_column(value: Value<'_>) -> Result<Self, String> {
+        Ok(i64::from_column(value)? != 0)
+    }
+}
+
+impl FromColumn for String {
+    fn from_column(value: Value<'_>) -> Result<Self, String> {
+        match value {
+            Value::Text(text) => Ok(text.into_owned()),
+            other => mismatch("text", &other),
+        }
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T> {
+    fn from_column(value: Value<'_>) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_column(other).map(Some),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_convert_to_the_types_asked_for_or_say_why_not() {
+        assert_eq!(i64::from_column(Value::Int(7)), Ok(7));
+        assert_eq!(f64::from_column(Value::Int(2)), Ok(2.0), "integers widen");
+        assert_eq!(Option::<i64>::from_column(Value::Null), Ok(None));
+        assert_eq!(String::from_column("a".into()), Ok("a".to_owned()));
+        assert_eq!(
+            i64::from_column(Value::Null),
+            Err("expected an integer, found NULL".to_owned()),
+            "a NULL is not read as a number"
+        );
+        assert!(i32::from_column(Value::Int(1 << 40)).is_err());
+        assert!(String::from_column(Value::Float(1.0)).is_err());
+    }
+
+    #[test]
+    fn options_bind_as_null_or_their_value() {
+        assert_eq!(Value::from(None::<i64>), Value::Null);
+        assert_eq!(Value::from(Some(3)), Value::Int(3));
+        assert_eq!(Value::from(&Some("x".to_owned())), Value::from("x"));
+    }
+}
