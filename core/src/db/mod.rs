@@ -408,6 +408,17 @@ impl Row<'_> {
     }
 }
 
+/// A row of [`Tx::insert_rows`] must hold a value per column.
+fn check_row(row: &[Value<'_>], columns: usize) -> Result<(), DbError> {
+    match row.len() == columns {
+        true => Ok(()),
+        false => Err(DbError::Invalid(format!(
+            "a row of {} values for {columns} columns",
+            row.len()
+        ))),
+    }
+}
+
 /// `$first, $first+1, …`: `count` numbered placeholders, for an `IN (…)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

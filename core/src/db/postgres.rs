@@ -130,13 +130,7 @@ impl Conn {
         let writer = BinaryCopyInWriter::new(sink, &types);
         let mut writer = std::pin::pin!(writer);
         for row in rows {
-            if row.len() != types.len() {
-                return Err(DbError::Invalid(format!(
-                    "a row of {} values for {} columns",
-                    row.len(),
-                    types.len()
-                )));
-            }
+            super::check_row(&row, types.len())?;
             let values: Vec<&(dyn ToSql + Sync)> =
                 row.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
             writer.as_mut().write(&values).await.map_err(classify)?;

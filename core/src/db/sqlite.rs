@@ -244,13 +244,7 @@ impl Conn {
         let mut statement = conn.prepare_cached(&sql).map_err(classify)?;
         let mut written = 0;
         for row in rows {
-            if row.len() != columns.len() {
-                return Err(DbError::Invalid(format!(
-                    "a row of {} values for {} columns",
-                    row.len(),
-                    columns.len()
-                )));
-            }
+            super::check_row(&row, columns.len())?;
             for (i, value) in row.iter().enumerate() {
                 statement
                     .raw_bind_parameter(i + 1, value)

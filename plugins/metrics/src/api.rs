@@ -240,11 +240,6 @@ impl MetricsApi {
             )
         })?;
         let project = &principal.project_id;
-        if !timeseries::exists(&self.db, project, &metric_id).await? {
-            return Err(ApiError::not_found(format!(
-                "This project has no points of the metric `{metric_id}`."
-            )));
-        }
         let values = timeseries::series(
             &self.db,
             project,
@@ -255,6 +250,13 @@ impl MetricsApi {
             &buckets,
         )
         .await?;
+        // A range with points shows that the metric exists; only an empty one asks.
+        let empty = values.iter().all(|(_, value)| value.is_none());
+        if empty && !timeseries::exists(&self.db, project, &metric_id).await? {
+            return Err(ApiError::not_found(format!(
+                "This project has no points of the metric `{metric_id}`."
+            )));
+        }
         Ok(Json(TimeSeriesResponse {
             data: TimeSeries {
                 metric_id,

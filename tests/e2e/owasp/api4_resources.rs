@@ -128,12 +128,13 @@ async fn a_request_stuck_on_the_database_is_answered_503_at_the_timeout() {
     let (_, _, key) = project_with_key(&db, "Stuck", "scale", None);
     let lock = TableLock::take(&db, "metric_points").await;
     let started = Instant::now();
-    let resp = client()
-        .get(server.url("/api/v1/metrics?limit=1"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let read_points = || {
+        client()
+            .get(server.url("/api/v1/metrics?limit=1"))
+            .bearer_auth(&key)
+            .send()
+    };
+    let resp = read_points().await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let headers = resp.headers().clone();
@@ -144,12 +145,7 @@ async fn a_request_stuck_on_the_database_is_answered_503_at_the_timeout() {
         "answered at the timeout, not the lock: {elapsed:?}"
     );
     drop(lock);
-    let resp = client()
-        .get(server.url("/api/v1/metrics?limit=1"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let resp = read_points().await.unwrap();
     assert_eq!(
         resp.status(),
         StatusCode::OK,

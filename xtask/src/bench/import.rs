@@ -20,10 +20,27 @@ pub struct Imported {
     pub rows: u64,
     pub secs: f64,
     pub rows_per_sec: f64,
+    /// The same rows by the database client's own bulk path, into a table of their own.
+    pub floor_rows_per_sec: f64,
 }
 
 /// The points to import: 20 metrics, a point per metric every hour back from
-/// 2026-10-31, so that every row is valid and distinct. Written once per size.
+/// 2026-10-31, so that every row is valid and distinct: `(metric, value, timestamp)`.
+fn points(rows: u64) -> impl Iterator<Item = (String, f64, i64)> {
+    const END_MS: i64 = 1_793_404_800_000; // 2026-10-31T00:00:00Z
+    const HOUR_MS: i64 = 3_600_000;
+    (0..rows as i64).map(|i| {
+        let (metric, step) = (i % 20, i / 20);
+        let value = 1000.0 + (step % 500) as f64 * 0.25 + metric as f64;
+        (
+            format!("metric_{metric:02}"),
+            value,
+            END_MS - step * HOUR_MS,
+        )
+    })
+}
+
+/// [`points`] as the CSV file the import reads, written once per size.
 fn csv_file(dir: &Path, rows: u64) -> anyhow::Result<PathBuf> {
     let file = dir.join(format!("import-{rows}.csv"));
     if file.exists() {
@@ -32,21 +49,82 @@ fn csv_file(dir: &Path, rows: u64) -> anyhow::Result<PathBuf> {
     let partial = file.with_extension("csv.partial");
     let mut out = BufWriter::new(std::fs::File::create(&partial)?);
     writeln!(out, "metricId,value,timestamp")?;
-    const END_MS: i64 = 1_793_404_800_000; // 2026-10-31T00:00:00Z
-    const HOUR_MS: i64 = 3_600_000;
-    for i in 0..rows as i64 {
-        let (metric, step) = (i % 20, i / 20);
-        let value = 1000.0 + (step % 500) as f64 * 0.25 + metric as f64;
-        writeln!(
-            out,
-            "metric_{metric:02},{value},{}",
-            END_MS - step * HOUR_MS
-        )?;
+    for (metric, value, timestamp) in points(rows) {
+        writeln!(out, "{metric},{value},{timestamp}")?;
     }
     out.flush()?;
     drop(out);
     std::fs::rename(&partial, &file)?;
     Ok(file)
+}
+
+/// The import's floor: the same rows written into the same (fresh, migrated) table by
+/// the database's own client and its bulk path: one transaction of prepared inserts
+/// through rusqlite, or one binary `COPY` through tokio-postgres. Only the writing is
+/// timed (the rows are made first). Returns rows per second.
+pub fn floor(url: &str, rows: u64) -> anyhow::Result<f64> {
+    let made: Vec<(String, String, f64, i64)> = points(rows)
+        .enumerate()
+        .map(|(i, (metric, value, ts))| (format!("pt_floor{i:012}"), metric, value, ts))
+        .collect();
+    let started = Instant::now();
+    match url.strip_prefix("sqlite://") {
+        Some(path) => sqlite_floor(path, &made)?,
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(postgres_floor(url, &made))?,
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+const INSERT_COLUMNS: &str = "id, project_id, metric_id, integration_id, value, ts";
+
+fn sqlite_floor(path: &str, rows: &[(String, String, f64, i64)]) -> anyhow::Result<()> {
+    let mut conn = rusqlite::Connection::open(path)?;
+    // The server's own durability: WAL, no fsync per commit.
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO metric_points ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, NULL, ?4, ?5)"
+        ))?;
+        for (id, metric, value, ts) in rows {
+            insert.execute(rusqlite::params![id, "prj_floor", metric, value, ts])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+async fn postgres_floor(url: &str, rows: &[(String, String, f64, i64)]) -> anyhow::Result<()> {
+    use tokio_postgres::{binary_copy::BinaryCopyInWriter, types::Type};
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let sink = client
+        .copy_in(&format!(
+            "COPY metric_points ({INSERT_COLUMNS}) FROM STDIN BINARY"
+        ))
+        .await?;
+    let types = [
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::INT8,
+    ];
+    let writer = BinaryCopyInWriter::new(sink, &types);
+    let mut writer = std::pin::pin!(writer);
+    let none: Option<&str> = None;
+    for (id, metric, value, ts) in rows {
+        writer
+            .as_mut()
+            .write(&[id, &"prj_floor", metric, &none, value, ts])
+            .await?;
+    }
+    writer.finish().await?;
+    Ok(())
 }
 
 /// Runs a `dashtray` command on `url` and returns its `--json` object.
@@ -70,7 +148,7 @@ fn dashtray(bins: &Bins, url: &str, args: &[&str]) -> anyhow::Result<serde_json:
 
 /// Imports `rows` points into a new project of the migrated, otherwise empty database at
 /// `url` and times it.
-pub fn measure(bins: &Bins, url: &str, rows: u64) -> anyhow::Result<Imported> {
+pub fn measure(bins: &Bins, url: &str, floor_url: &str, rows: u64) -> anyhow::Result<Imported> {
     let file = csv_file(&bins.dir, rows)?;
     let project = dashtray(bins, url, &["projects", "create", "--name", "Import bench"])?;
     let id = project["id"].as_str().context("no project id")?.to_owned();
@@ -89,5 +167,6 @@ pub fn measure(bins: &Bins, url: &str, rows: u64) -> anyhow::Result<Imported> {
         rows,
         secs,
         rows_per_sec: rows as f64 / secs,
+        floor_rows_per_sec: floor(floor_url, rows)?,
     })
 }

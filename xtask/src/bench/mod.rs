@@ -1,17 +1,18 @@
 //! `cargo xtask bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS]
 //! [--import-rows N]`: the release server under HTTP load against a generated data set,
-//! next to a bare poem app running the same SQL, so the framework's own cost per request
-//! shows; and `dashtray import metrics` of a generated file, timed.
+//! next to the yardsticks (`src/bin/yardsticks.rs`: a fixed body, and each page through
+//! the database's own client with nothing around it), so that a request's cost is
+//! measured against its floor; and `dashtray import metrics` of a generated file, timed.
 //!
 //! Steps: check `wrk` is there (installing Debian's package if not); build the release
 //! binaries; generate the data set (SQLite: kept under `target/bench/` and reused by
 //! points count; Postgres: a fresh schema, dropped at the end), and at any size but 100k
 //! a 100k-point one beside it, the same way; time an import into a database of its own;
-//! start `dashtray serve` (timing its first 200), the bare server beside it and, with a
+//! start `dashtray serve` (timing its first 200), the yardsticks beside it and, with a
 //! 100k set, a second `dashtray serve` on that; load each scenario with `wrk` from a
 //! separate process, a scenario with baselines in short rounds with them, each side in
-//! turn (the metrics page: the full server, the bare one, the full server on 100k
-//! points), so that the full/bare throughput and the p99 this size/100k are each the
+//! turn (the metrics page: the full server, its floor, the full server on 100k
+//! points), so that the CPU per request over the floor's and the p99 this size/100k are each the
 //! median of ratios measured in the same rounds; print a table and write
 //! `target/bench/report.json` (and `report-<points>-<backend>.json`).
 
@@ -134,7 +135,7 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     build(root)?;
     let bins = Bins {
         dashtray: root.join("target/release/dashtray"),
-        bare: root.join("target/release/bare_server"),
+        yardsticks: root.join("target/release/yardsticks"),
         dir: dir.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -150,11 +151,14 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let file = dir.join("import.db");
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-            }
-            let imported = timed_import(&bins, &args, &format!("sqlite://{}", file.display()))?;
+            let [import, floor] = ["import.db", "import-floor.db"].map(|name| {
+                let file = dir.join(name);
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+                }
+                format!("sqlite://{}", file.display())
+            });
+            let imported = timed_import(&bins, &args, &import, &floor)?;
             measure(
                 &bins,
                 &args,
@@ -176,8 +180,9 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                     .as_secs()
             );
             let import_schema = format!("{schema}_import");
+            let floor_schema = format!("{schema}_import_floor");
             let small_schema = format!("{schema}_100k");
-            let mut schemas = vec![schema.clone(), import_schema.clone()];
+            let mut schemas = vec![schema.clone(), import_schema.clone(), floor_schema.clone()];
             if small_shape.is_some() {
                 schemas.push(small_schema.clone());
             }
@@ -204,7 +209,12 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                     }
                     None => None,
                 };
-                let imported = timed_import(&bins, &args, &in_schema(&import_schema))?;
+                let imported = timed_import(
+                    &bins,
+                    &args,
+                    &in_schema(&import_schema),
+                    &in_schema(&floor_schema),
+                )?;
                 measure(
                     &bins,
                     &args,
@@ -225,20 +235,28 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     }
 }
 
-/// Migrates the empty database at `url` and times an import of `--import-rows` points.
-fn timed_import(bins: &Bins, args: &Args, url: &str) -> anyhow::Result<Option<Imported>> {
+/// Migrates the empty databases at `url` and `floor_url` and times an import of
+/// `--import-rows` points into the first, and the same rows by the database client's
+/// own bulk path into the second.
+fn timed_import(
+    bins: &Bins,
+    args: &Args,
+    url: &str,
+    floor_url: &str,
+) -> anyhow::Result<Option<Imported>> {
     if args.import_rows == 0 {
         return Ok(None);
     }
     migrate(bins, url)?;
+    migrate(bins, floor_url)?;
     eprintln!(
         "importing {} points with dashtray import metrics",
         args.import_rows
     );
-    let imported = import::measure(bins, url, args.import_rows)?;
+    let imported = import::measure(bins, url, floor_url, args.import_rows)?;
     eprintln!(
-        "  {} rows in {:.1} s: {:.0} rows/s",
-        imported.rows, imported.secs, imported.rows_per_sec
+        "  {} rows in {:.1} s: {:.0} rows/s; the client's own bulk path {:.0} rows/s",
+        imported.rows, imported.secs, imported.rows_per_sec, imported.floor_rows_per_sec
     );
     Ok(Some(imported))
 }
@@ -251,7 +269,7 @@ struct Small {
 
 struct Bins {
     dashtray: PathBuf,
-    bare: PathBuf,
+    yardsticks: PathBuf,
     dir: PathBuf,
 }
 
@@ -259,7 +277,7 @@ fn build(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in [
         &["build", "--release", "-p", "dashtray"][..],
-        &["build", "--release", "-p", "xtask", "--bin", "bare_server"][..],
+        &["build", "--release", "-p", "xtask", "--bin", "yardsticks"][..],
     ] {
         let status = Command::new(&cargo)
             .args(args)
@@ -401,6 +419,26 @@ fn bearer(key: &str) -> Vec<(String, String)> {
 /// The last 30 days of the data, and the last year.
 const MONTH: &str = "start_date=2026-10-02&end_date=2026-10-31";
 const YEAR: &str = "start_date=2025-11-01&end_date=2026-10-31";
+
+/// [`MONTH`] in milliseconds, its end date's whole day included, for the yardsticks.
+fn month_ms() -> (i64, i64) {
+    days_ms(700, 730)
+}
+
+/// [`YEAR`] in milliseconds.
+fn year_ms() -> (i64, i64) {
+    days_ms(365, 730)
+}
+
+/// From the start of day `first` of the data (2024-11-01 is day 0) to the end of the
+/// day before `end`.
+fn days_ms(first: i64, end: i64) -> (i64, i64) {
+    use dataset::{DAY_MS, FIRST_DAY_MS};
+    (
+        FIRST_DAY_MS + first * DAY_MS,
+        FIRST_DAY_MS + end * DAY_MS - 1,
+    )
+}
 const METRIC: &str = "metric_03";
 
 /// `dashtray serve` on the database at `url`.
@@ -521,37 +559,57 @@ fn measure(
         ("dashboards", keyed("/api/v1/dashboards".into()), 200),
         ("revalidate_304", revalidate, 304),
     ];
-    // The bare server waits, idle, beside the full one: each baseline runs in rounds
-    // with the scenario it is compared with, so both meet the database's caches and the
-    // machine's load alike (run after all of the full server's scenarios, the baseline
-    // found the caches warmer).
+    // The yardsticks wait, idle, beside the full server: each runs in rounds with the
+    // scenario it bounds, so both meet the database's caches and the machine's load
+    // alike (run after all of the full server's scenarios, a baseline found the caches
+    // warmer).
     let port = free_port()?;
-    let mut bare = Command::new(&bins.bare);
-    bare.args([url, &format!("127.0.0.1:{port}")])
+    let mut yardsticks = Command::new(&bins.yardsticks);
+    yardsticks
+        .args([url, &format!("127.0.0.1:{port}")])
         .current_dir(&bins.dir);
-    let (bare, _) = start(bare, port, "/health", &bins.dir.join("bare.log"))?;
-    let bare_rotation = |query: String| -> Vec<Req> {
+    let log = bins.dir.join("yardsticks.log");
+    let (yardsticks, _) = start(yardsticks, port, "/static", &log)?;
+    let floor_rotation = |path: &str, query: &str| -> Vec<Req> {
         rotation
             .iter()
             .map(|p| Req {
-                path: format!("/metrics?project={}&{query}", p.id),
+                path: format!("{path}?project={}&{query}", p.id),
                 headers: Vec::new(),
             })
             .collect()
     };
-    let baseline = |name: &str| -> Option<(&'static str, Vec<Req>)> {
+    let (month, year) = (month_ms(), year_ms());
+    let floor = |name: &str| -> Option<(&'static str, Vec<Req>)> {
         match name {
             "health" => Some((
-                "bare_health",
+                "bare_static",
                 vec![Req {
-                    path: "/health".into(),
+                    path: "/static".into(),
                     headers: Vec::new(),
                 }],
             )),
-            "metrics_page" => Some(("bare_metrics_page", bare_rotation(page.clone()))),
-            "metrics_page_1000" => {
-                Some(("bare_metrics_page_1000", bare_rotation("limit=1000".into())))
-            }
+            "metrics_page" => Some((
+                "floor_metrics_page",
+                floor_rotation(
+                    "/floor/metrics",
+                    &format!(
+                        "metric_id={METRIC}&start={}&end={}&limit=100",
+                        month.0, month.1
+                    ),
+                ),
+            )),
+            "metrics_page_1000" => Some((
+                "floor_metrics_page_1000",
+                floor_rotation("/floor/metrics", "limit=1000"),
+            )),
+            "timeseries_year" => Some((
+                "floor_timeseries_year",
+                floor_rotation(
+                    "/floor/timeseries",
+                    &format!("metric_id={METRIC}&start={}&end={}", year.0, year.1),
+                ),
+            )),
             _ => None,
         }
     };
@@ -583,7 +641,7 @@ fn measure(
             .collect();
         Some((server, "metrics_page_100k", reqs))
     };
-    let mut paired_ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     let mut p99_large_vs_small = None;
     for (name, reqs, expected) in full_scenarios {
         let scenario = Scenario {
@@ -593,14 +651,14 @@ fn measure(
             expected,
             subject: true,
         };
-        let Some((bare_name, bare_reqs)) = baseline(name) else {
+        let Some((floor_name, floor_reqs)) = floor(name) else {
             rows.push(measure_one(bins, &scenario, settings)?);
             continue;
         };
-        let bare = Scenario {
-            server: &bare,
-            name: bare_name,
-            reqs: &bare_reqs,
+        let floor = Scenario {
+            server: &yardsticks,
+            name: floor_name,
+            reqs: &floor_reqs,
             expected: 200,
             subject: false,
         };
@@ -612,14 +670,14 @@ fn measure(
             expected,
             subject: false,
         });
-        // Sides: 0 the full server, 1 the bare one, 2 the full server on 100k points.
-        let mut sides = vec![&scenario, &bare];
+        // Sides: 0 the full server, 1 its floor, 2 the full server on 100k points.
+        let mut sides = vec![&scenario, &floor];
         sides.extend(at_100k.as_ref());
         let runs = measure_rounds(bins, &sides, settings)?;
         let by_round = |a: usize, b: usize, figure: fn(&Measured) -> f64| {
             median_ratio(runs[a].iter().map(figure).zip(runs[b].iter().map(figure)))
         };
-        paired_ratios.push((name.to_owned(), by_round(0, 1, |m| m.rps)));
+        cpu_ratios.push((name.to_owned(), by_round(0, 1, |m| m.cpu_us_per_req)));
         if at_100k.is_some() {
             p99_large_vs_small = Some(by_round(0, 2, |m| m.p99_ms));
         }
@@ -628,7 +686,7 @@ fn measure(
         }
     }
     drop(full);
-    drop(bare);
+    drop(yardsticks);
     drop(small);
 
     report::write(
@@ -637,7 +695,7 @@ fn measure(
             backend: args.backend.name(),
             shape: &dataset.shape,
             rows: &rows,
-            paired_ratios: &paired_ratios,
+            cpu_ratios: &cpu_ratios,
             p99_large_vs_small,
             startup,
             generation_secs: (!cached).then_some(dataset.generation_secs),
@@ -833,5 +891,12 @@ mod tests {
     fn a_zero_in_the_denominator_does_not_make_the_ratio_nan() {
         assert!(median_ratio([(1.0, 0.0)].into_iter()).is_finite());
         assert_eq!(median_ratio([(0.0, 0.0)].into_iter()), 0.0);
+    }
+
+    #[test]
+    fn the_yardsticks_ranges_are_the_scenarios_dates() {
+        // 2026-10-02T00:00:00Z and 2026-10-31T23:59:59.999Z; 2025-11-01T00:00:00Z.
+        assert_eq!(month_ms(), (1_790_899_200_000, 1_793_491_199_999));
+        assert_eq!(year_ms(), (1_761_955_200_000, 1_793_491_199_999));
     }
 }
