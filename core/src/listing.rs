@@ -14,8 +14,9 @@ pub fn default_limit() -> u32 {
 }
 
 /// Where a page sits in the whole list.
-#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
 #[oai(rename = "Pagination", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Pagination {
     /// The `limit` applied.
     pub limit: u32,
@@ -28,6 +29,7 @@ pub struct Pagination {
     /// On lists that support it (metrics): the position after this page, to pass as
     /// `cursor` for the next one, which stays fast however deep the list goes.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

@@ -10,10 +10,11 @@ use std::{
 };
 
 use poem::web::Data;
-use poem_openapi::{payload::Json, ApiResponse, Enum, Object, OpenApi, Tags};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::{
     db::Db,
+    json::Json,
     plugin::{Mounted, Plugin, PluginContext, PluginError},
     ratelimit::Usage,
     spec::ApiDocument,
@@ -86,22 +87,23 @@ enum SystemTag {
     System,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename = "HealthState", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum HealthState {
     Ok,
     Unavailable,
 }
 
 /// Each dependency's state.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "HealthChecks")]
 struct HealthChecks {
     database: HealthState,
 }
 
 /// The service's state.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "Health")]
 struct Health {
     /// `ok` when every check is `ok`.
@@ -122,7 +124,7 @@ enum HealthResponse {
 }
 
 /// The caller's project's current window.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "RateLimitWindow")]
 struct RateLimitWindow {
     /// Requests allowed per hour.
@@ -136,7 +138,7 @@ struct RateLimitWindow {
 }
 
 /// `{"data": <window>}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "RateLimitResponse")]
 struct RateLimitResponse {
     data: RateLimitWindow,

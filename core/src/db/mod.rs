@@ -388,7 +388,9 @@ impl<'a> Query<'a> {
 pub struct Row<'r>(RowRef<'r>);
 
 enum RowRef<'r> {
-    Sqlite(&'r rusqlite::Row<'r>),
+    /// The row, and its statement's column names (asking SQLite for a name per value
+    /// read was an eighth of a metrics page's CPU).
+    Sqlite(&'r rusqlite::Row<'r>, &'r [String]),
     Postgres(&'r tokio_postgres::Row),
 }
 
@@ -396,7 +398,7 @@ impl Row<'_> {
     /// The column named `column`, as a `T`; NULL reads as `None` into an `Option`.
     pub fn get<T: FromColumn>(&self, column: &str) -> Result<T, DbError> {
         let value = match &self.0 {
-            RowRef::Sqlite(row) => sqlite::column(row, column),
+            RowRef::Sqlite(row, names) => sqlite::column(row, names, column),
             RowRef::Postgres(row) => postgres::column(row, column),
         };
         value

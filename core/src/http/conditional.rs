@@ -11,7 +11,6 @@ use poem::{
     http::{header, HeaderValue, Method, StatusCode},
     Body, Endpoint, IntoResponse, Request, Response, Result,
 };
-use sha2::{Digest, Sha256};
 
 use crate::http::layer::Step;
 
@@ -83,10 +82,14 @@ impl Step for ConditionalGet {
     }
 }
 
-/// A strong validator: the first 128 bits of the body's SHA-256.
+/// A strong validator: the body's 128-bit XXH3.
+///
+/// A validator, not a secret: 128 bits of XXH3 tell two bodies apart as surely as a
+/// cryptographic hash would for this purpose, at a tenth of SHA-256's cost (which was a
+/// fifth of a metrics page's CPU).
 pub fn etag_of(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    format!("\"{}\"", crate::hex_digits::lower(&digest[..16]))
+    let digest = xxhash_rust::xxh3::xxh3_128(body).to_be_bytes();
+    format!("\"{}\"", crate::hex_digits::lower(digest))
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored.
@@ -108,5 +111,10 @@ mod tests {
         assert!(matches("*", &tag));
         assert!(!matches("\"other\"", &tag));
         assert_eq!(tag.len(), 34);
+        assert_ne!(
+            etag_of(b"{\"a\":1}"),
+            etag_of(b"{\"a\":2}"),
+            "bodies differ, tags differ"
+        );
     }
 }

@@ -3,12 +3,11 @@
 use dashtray_core::{
     db::DbError,
     listing::{default_limit, Pagination},
-    ApiError, Db, Principal,
+    ApiError, Db, Json, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Path, Query},
-    payload::Json,
     ApiResponse, Enum, Object, OpenApi, Tags,
 };
 
@@ -22,8 +21,9 @@ enum DashboardsTag {
 }
 
 /// How a widget draws its metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename = "WidgetType", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum WidgetType {
     Line,
     Bar,
@@ -44,7 +44,7 @@ impl WidgetType {
 }
 
 /// Where a widget sits on the dashboard's grid, in grid units.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "WidgetPosition")]
 struct WidgetPosition {
     /// Column of the left edge.
@@ -58,12 +58,14 @@ struct WidgetPosition {
 }
 
 /// One widget of a dashboard.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "DashboardWidget", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct DashboardWidget {
     /// The widget's id (`wgt_...`).
     id: String,
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     widget_type: WidgetType,
     title: String,
     /// The metrics the widget shows, in display order.
@@ -98,8 +100,9 @@ impl TryFrom<WidgetRow> for DashboardWidget {
 }
 
 /// A dashboard of the project.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "Dashboard", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct DashboardBody {
     /// The dashboard's id (`dsh_...`).
     id: String,
@@ -134,7 +137,7 @@ impl TryFrom<DashboardRow> for DashboardBody {
 }
 
 /// `{"data": [<dashboard>...], "pagination": {...}}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "DashboardPage")]
 struct DashboardPage {
     data: Vec<DashboardBody>,
@@ -142,7 +145,7 @@ struct DashboardPage {
 }
 
 /// `{"data": <dashboard>}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "DashboardResponse")]
 struct DashboardResponse {
     data: DashboardBody,

@@ -3,12 +3,11 @@
 use dashtray_core::{
     db::DbError,
     listing::{default_limit, Pagination},
-    ApiError, Db, Principal,
+    ApiError, Db, Json, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Path, Query},
-    payload::Json,
     ApiResponse, Enum, Object, OpenApi, Tags,
 };
 
@@ -22,8 +21,9 @@ enum IntegrationsTag {
 }
 
 /// Where an integration's connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename = "IntegrationStatus", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum IntegrationStatus {
     Connected,
     Syncing,
@@ -44,8 +44,9 @@ impl IntegrationStatus {
 }
 
 /// A data source connected to the project.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "Integration", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct IntegrationBody {
     /// The integration's id (`int_...`).
     id: String,
@@ -89,7 +90,7 @@ impl TryFrom<IntegrationRow> for IntegrationBody {
 }
 
 /// `{"data": [<integration>...], "pagination": {...}}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "IntegrationPage")]
 struct IntegrationPage {
     data: Vec<IntegrationBody>,
@@ -97,7 +98,7 @@ struct IntegrationPage {
 }
 
 /// `{"data": <integration>}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "IntegrationResponse")]
 struct IntegrationResponse {
     data: IntegrationBody,

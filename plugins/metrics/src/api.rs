@@ -4,12 +4,11 @@ use dashtray_core::{
     dates::{self, DateParam},
     listing::Pagination,
     params::Patterned,
-    ApiError, Db, Principal,
+    ApiError, Db, Json, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Path, Query},
-    payload::Json,
     ApiResponse, Enum, Object, OpenApi, Tags,
 };
 
@@ -26,8 +25,9 @@ enum MetricsTag {
 }
 
 /// One measurement of a metric.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "MetricPoint", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct MetricPoint {
     /// The point's id (`pt_...`).
     id: String,
@@ -41,7 +41,7 @@ struct MetricPoint {
 }
 
 /// A page of points.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "MetricPointPage")]
 struct MetricPointPage {
     data: Vec<MetricPoint>,
@@ -59,8 +59,9 @@ enum ListResponse {
 }
 
 /// The width of a time-series bucket (UTC; weeks start on Monday).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename = "TimeSeriesInterval", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum IntervalParam {
     Hour,
     Day,
@@ -69,8 +70,9 @@ enum IntervalParam {
 }
 
 /// How a bucket's points become its value (`last`: the latest point's value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, serde::Serialize)]
 #[oai(rename = "TimeSeriesAggregate", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum AggregateParam {
     Sum,
     Avg,
@@ -80,7 +82,7 @@ enum AggregateParam {
 }
 
 /// One bucket of a time series.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "TimeSeriesBucket")]
 struct Bucket {
     /// The bucket's start, in milliseconds since the Unix epoch.
@@ -90,8 +92,9 @@ struct Bucket {
 }
 
 /// A metric's time series over the applied range.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "TimeSeries", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct TimeSeries {
     metric_id: String,
     interval: IntervalParam,
@@ -104,7 +107,7 @@ struct TimeSeries {
 }
 
 /// `{"data": <time series>}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "TimeSeriesResponse")]
 struct TimeSeriesResponse {
     data: TimeSeries,

@@ -5,10 +5,10 @@
 
 use dashtray_core::{
     auth::{store, Plan},
-    ApiError, Db, Mounted, Plugin, PluginContext, PluginError, Principal,
+    ApiError, Db, Json, Mounted, Plugin, PluginContext, PluginError, Principal,
 };
 use poem::web::Data;
-use poem_openapi::{payload::Json, Enum, Object, OpenApi, Tags};
+use poem_openapi::{Enum, Object, OpenApi, Tags};
 
 /// The scope a key needs to read its project.
 pub const SCOPE: &str = "projects:read";
@@ -36,8 +36,9 @@ enum ProjectsTag {
 }
 
 /// A project's subscription tier.
-#[derive(Debug, Clone, Copy, Enum)]
+#[derive(Debug, Clone, Copy, Enum, serde::Serialize)]
 #[oai(rename = "ProjectPlan", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
 enum ProjectPlan {
     Starter,
     Growth,
@@ -57,8 +58,9 @@ impl From<Plan> for ProjectPlan {
 }
 
 /// A Dashtray project.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "Project", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct ProjectBody {
     /// The project's id (`prj_...`).
     id: String,
@@ -71,7 +73,7 @@ struct ProjectBody {
 }
 
 /// `{"data": <project>}`
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "ProjectResponse")]
 struct ProjectResponse {
     data: ProjectBody,

@@ -111,6 +111,11 @@ fn with_sqlite<T>(
             let conn = rusqlite::Connection::open(path)?;
             // The server's own settings, so that both meet the same page cache.
             conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA mmap_size = 0;")?;
+            // One plan per statement, not one per bound LIMIT (the server does the same).
+            conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )?;
             *slot = Some(conn);
         }
         f(slot.as_ref().expect("opened above"))
