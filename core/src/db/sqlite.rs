@@ -207,7 +207,6 @@ impl Conn {
         let mut statement = prepare(conn, query)?;
         let names: Vec<String> = statement
             .column_names()
-            .into_iter()
             .map(str::to_owned)
             .collect();
         let mut rows = statement.raw_query();
