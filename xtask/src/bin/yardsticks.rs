@@ -35,6 +35,10 @@ use poem::{
 
 type Params = Query<HashMap<String, String>>;
 
+/// The server's own allocator, so that the floor pays no more for memory than it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The database, as each floor reaches it.
 enum Floor {
     /// The file: each worker thread opens its own connection on first use.
