@@ -385,7 +385,12 @@ impl<'a> Query<'a> {
 }
 
 /// One row of a result, read by column name.
-pub struct Row<'r>(RowRef<'r>);
+pub struct Row<'r> {
+    row: RowRef<'r>,
+    /// Where the next column read is looked for first: rows are usually read in the
+    /// order of their columns, so a lookup is then one comparison, not a scan.
+    next: std::cell::Cell<usize>,
+}
 
 enum RowRef<'r> {
     /// The row, and its statement's column names (asking SQLite for a name per value
@@ -394,12 +399,23 @@ enum RowRef<'r> {
     Postgres(&'r tokio_postgres::Row),
 }
 
-impl Row<'_> {
+impl<'r> Row<'r> {
+    fn new(row: RowRef<'r>) -> Self {
+        Row {
+            row,
+            next: std::cell::Cell::new(0),
+        }
+    }
+
     /// The column named `column`, as a `T`; NULL reads as `None` into an `Option`.
     pub fn get<T: FromColumn>(&self, column: &str) -> Result<T, DbError> {
-        let value = match &self.0 {
-            RowRef::Sqlite(row, names) => sqlite::column(row, names, column),
-            RowRef::Postgres(row) => postgres::column(row, column),
+        let value = match &self.row {
+            RowRef::Sqlite(row, names) => self
+                .index_of(column, names.len(), |i| &names[i])
+                .and_then(|index| sqlite::column(row, index)),
+            RowRef::Postgres(row) => self
+                .index_of(column, row.columns().len(), |i| row.columns()[i].name())
+                .and_then(|index| postgres::column(row, index)),
         };
         value
             .and_then(T::from_column)
@@ -407,6 +423,24 @@ impl Row<'_> {
                 column: column.to_owned(),
                 message,
             })
+    }
+
+    fn index_of<'n>(
+        &self,
+        column: &str,
+        count: usize,
+        name: impl Fn(usize) -> &'n str,
+    ) -> Result<usize, String> {
+        let hint = self.next.get();
+        let index = if hint < count && name(hint) == column {
+            hint
+        } else {
+            (0..count)
+                .find(|&i| name(i) == column)
+                .ok_or_else(|| "no such column in the result".to_owned())?
+        };
+        self.next.set(index + 1);
+        Ok(index)
     }
 }
 

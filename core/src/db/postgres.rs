@@ -94,7 +94,7 @@ impl Conn {
             .map_err(classify)?;
         rows.iter()
             .take(max_rows)
-            .map(|row| map(&Row(RowRef::Postgres(row))))
+            .map(|row| map(&Row::new(RowRef::Postgres(row))))
             .collect()
     }
 
@@ -190,12 +190,7 @@ impl ToSql for Value<'_> {
 }
 
 /// A column of a Postgres row as one of the four kinds.
-pub(super) fn column<'r>(row: &'r tokio_postgres::Row, name: &str) -> Result<Value<'r>, String> {
-    let index = row
-        .columns()
-        .iter()
-        .position(|c| c.name() == name)
-        .ok_or_else(|| "no such column in the result".to_owned())?;
+pub(super) fn column(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_>, String> {
     let read = |e: tokio_postgres::Error| e.to_string();
     let value = match *row.columns()[index].type_() {
         Type::INT8 => row

@@ -213,7 +213,7 @@ impl Conn {
         let mut out = Vec::new();
         while out.len() < max_rows {
             match rows.next().map_err(classify)? {
-                Some(row) => out.push(map(&Row(RowRef::Sqlite(row, &names)))?),
+                Some(row) => out.push(map(&Row::new(RowRef::Sqlite(row, &names)))?),
                 None => break,
             }
         }
@@ -340,15 +340,7 @@ impl rusqlite::ToSql for Value<'_> {
 }
 
 /// A column of a SQLite row as one of the four kinds.
-pub(super) fn column<'r>(
-    row: &'r rusqlite::Row<'_>,
-    names: &[String],
-    name: &str,
-) -> Result<Value<'r>, String> {
-    let index = names
-        .iter()
-        .position(|n| n == name)
-        .ok_or_else(|| "no such column in the result".to_owned())?;
+pub(super) fn column<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Value<'r>, String> {
     match row.get_ref(index).map_err(|e| e.to_string())? {
         ValueRef::Null => Ok(Value::Null),
         ValueRef::Integer(n) => Ok(Value::Int(n)),
