@@ -205,10 +205,7 @@ impl Conn {
     ) -> Result<Vec<T>, DbError> {
         let conn = self.connection();
         let mut statement = prepare(conn, query)?;
-        let names: Vec<String> = statement
-            .column_names()
-            .map(str::to_owned)
-            .collect();
+        let names: Vec<String> = statement.column_names().map(str::to_owned).collect();
         let mut rows = statement.raw_query();
         let mut out = Vec::new();
         while out.len() < max_rows {

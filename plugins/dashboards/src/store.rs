@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use dashtray_core::{
-    auth::key::random_base62,
+    auth::key::random_id,
     db::{offset_param, placeholders, query, DbError, Row},
     Db, Migration,
 };
@@ -70,12 +70,12 @@ pub struct NewWidget {
 
 /// A fresh dashboard id: `dsh_` and 16 base62 characters.
 pub fn new_id() -> String {
-    format!("dsh_{}", random_base62(16))
+    format!("dsh_{}", random_id(16))
 }
 
 /// A fresh widget id: `wgt_` and 16 base62 characters.
 pub fn new_widget_id() -> String {
-    format!("wgt_{}", random_base62(16))
+    format!("wgt_{}", random_id(16))
 }
 
 /// Stores `dashboard` and its widgets; rows that already exist are kept as they are, so

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use dashtray_core::{
-    auth::key::random_base62,
+    auth::key::random_id,
     db::{offset_param, placeholders, query, DbError, Row},
     Db, Migration,
 };
@@ -49,7 +49,7 @@ pub struct NewIntegration {
 
 /// A fresh integration id: `int_` and 16 base62 characters.
 pub fn new_id() -> String {
-    format!("int_{}", random_base62(16))
+    format!("int_{}", random_id(16))
 }
 
 /// Stores `integration` and its metric ids; rows that already exist are kept as they

@@ -2,7 +2,7 @@
 //! all: idempotent multi-row INSERTs for fixed ids, the bulk path for fresh ones.
 
 use dashtray_core::{
-    auth::key::random_base62,
+    auth::key::random_id,
     db::{query, DbError, Tx, Value},
 };
 
@@ -20,7 +20,7 @@ pub struct NewPoint {
 
 /// A fresh point id: `pt_` and 16 random base62 characters.
 pub fn new_id() -> String {
-    format!("pt_{}", random_base62(16))
+    format!("pt_{}", random_id(16))
 }
 
 /// Rows per INSERT statement: well under SQLite's 32,766 bound parameters (6 each).
