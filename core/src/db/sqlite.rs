@@ -207,7 +207,8 @@ impl Conn {
         let mut statement = prepare(conn, query)?;
         let names: Vec<String> = statement.column_names().map(str::to_owned).collect();
         let mut rows = statement.raw_query();
-        let mut out = Vec::new();
+        // SQLite does not say how many rows follow: room for a page's worth at once.
+        let mut out = Vec::with_capacity(max_rows.min(32));
         while out.len() < max_rows {
             match rows.next().map_err(classify)? {
                 Some(row) => out.push(map(&Row::new(RowRef::Sqlite(row, &names)))?),
@@ -306,23 +307,21 @@ fn numbered_placeholders(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
-    let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
+    // Bytes, not chars: every byte that matters here is ASCII, and a statement is
+    // rewritten on every run (by chars it was 2% of a page's CPU).
+    let mut out = sql.as_bytes().to_vec();
+    let mut quote: Option<u8> = None;
+    for i in 0..out.len() {
+        let b = out[i];
         match quote {
-            Some(q) if c == q => quote = None,
+            Some(q) if b == q => quote = None,
             Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
-                out.push('?');
-                continue;
-            }
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'$' && out.get(i + 1).is_some_and(u8::is_ascii_digit) => out[i] = b'?',
             None => {}
         }
-        out.push(c);
     }
-    Cow::Owned(out)
+    Cow::Owned(String::from_utf8(out).expect("only ASCII bytes were replaced"))
 }
 
 impl rusqlite::ToSql for Value<'_> {
