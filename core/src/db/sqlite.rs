@@ -26,12 +26,6 @@ use crate::config::DatabaseConfig;
 
 /// How long a writer waits for another one (another process's import, say) to commit.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Each connection's page cache, in KiB (see `Inner::open`).
-const CACHE_KIB: u32 = 4096;
-/// A connection's page cache once it has written in bulk ([`Conn::insert_rows`]), kept
-/// for the next batch: bulk writes come from imports and the bench's generator, whose
-/// processes end with them; the server's reads never raise it.
-const BULK_CACHE_KIB: u32 = 64 * 1024;
 /// Prepared statements kept per connection: the API's queries, with room for the
 /// shapes of `IN (…)` lists a client's `metric_id` filters make.
 const STATEMENT_CACHE: usize = 256;
@@ -173,9 +167,9 @@ impl Inner {
         // points for the same throughput). No memory map: its pages counted once per
         // connection in the server's resident memory (900 MB at 10M points), and reads
         // from the kernel's page cache cost no more at that size (cargo xtask bench).
-        conn.execute_batch(&format!(
-            "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{CACHE_KIB}; PRAGMA mmap_size = 0;"
-        ))
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -4096; PRAGMA mmap_size = 0;",
+        )
         .map_err(classify)?;
         Ok(conn)
     }
@@ -256,10 +250,6 @@ impl Conn {
             columns.join(", ")
         );
         let conn = self.connection();
-        // A bulk write touches pages all over the primary key's index (ids are random):
-        // with the usual 4 MiB of cache most of them were read again from the kernel.
-        conn.execute_batch(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))
-            .map_err(classify)?;
         let mut statement = conn.prepare_cached(&sql).map_err(classify)?;
         let mut written = 0;
         for row in rows {

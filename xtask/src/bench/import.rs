@@ -84,9 +84,9 @@ const INSERT_COLUMNS: &str = "id, project_id, metric_id, integration_id, value, 
 
 fn sqlite_floor(path: &str, rows: &[(String, String, f64, i64)]) -> anyhow::Result<()> {
     let mut conn = rusqlite::Connection::open(path)?;
-    // The server's own durability (WAL, no fsync per commit) and the import's cache.
+    // The server's own durability (WAL, no fsync per commit) and page cache.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -4096;",
     )?;
     let tx = conn.transaction()?;
     {
