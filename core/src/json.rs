@@ -5,8 +5,8 @@
 //! fifths of the request's CPU. This `Json` documents the body exactly as poem-openapi's
 //! does (the schema comes from the type's `Object` derive), and writes it with the
 //! type's own `serde::Serialize`, through sonic-rs, whose escaping checks a string's
-//! bytes many at a time (serde_json's one at a time was a fifth of the writing, for
-//! keys and ids of a few bytes). The two derives must agree field for field: in debug
+//! bytes many at a time (writing a page took 51k instructions through it, 64k through
+//! serde_json, by callgrind). The two derives must agree field for field: in debug
 //! builds (every test) each body is also rendered poem-openapi's way and compared, so a
 //! field renamed in one derive and not the other fails the first test that returns it.
 
@@ -53,7 +53,7 @@ impl<T: Serialize + ToJSON + Send> IntoResponse for Json<T> {
                     .content_type(Self::CONTENT_TYPE)
                     .body(body);
                 // And room for the headers the layers add on the way out (rate limits,
-                // ETag, caching, request id), which otherwise regrow the map three times.
+                // ETag, caching, request id), which otherwise regrow the map on the way.
                 resp.headers_mut().reserve(16);
                 resp
             }

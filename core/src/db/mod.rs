@@ -33,7 +33,6 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Clone)]
 pub struct Db {
     backend: Arc<Backend>,
-    kind: DatabaseKind,
 }
 
 enum Backend {
@@ -43,7 +42,7 @@ enum Backend {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("kind", &self.kind).finish()
+        f.debug_struct("Db").field("kind", &self.kind()).finish()
     }
 }
 
@@ -126,12 +125,14 @@ impl Db {
         };
         Ok(Db {
             backend: Arc::new(backend),
-            kind,
         })
     }
 
     pub fn kind(&self) -> DatabaseKind {
-        self.kind
+        match &*self.backend {
+            Backend::Sqlite(_) => DatabaseKind::Sqlite,
+            Backend::Postgres(_) => DatabaseKind::Postgres,
+        }
     }
 
     /// Closes every idle connection and refuses new ones; used before a process exits.
@@ -146,10 +147,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, DbError> {
         let mut conn = self.acquire().await?;
         conn.execute_script("BEGIN").await?;
-        Ok(Tx {
-            conn: Some(conn),
-            kind: self.kind,
-        })
+        Ok(Tx { conn: Some(conn) })
     }
 
     /// Runs several `;`-separated statements that bind nothing (schema changes).
@@ -195,12 +193,14 @@ impl Db {
 /// A transaction on one connection. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     conn: Option<Conn>,
-    kind: DatabaseKind,
 }
 
 impl Tx {
     pub fn kind(&self) -> DatabaseKind {
-        self.kind
+        match self.conn.as_ref() {
+            Some(Conn::Postgres(_)) => DatabaseKind::Postgres,
+            _ => DatabaseKind::Sqlite,
+        }
     }
 
     pub async fn commit(mut self) -> Result<(), DbError> {

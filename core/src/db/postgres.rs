@@ -191,43 +191,32 @@ impl ToSql for Value<'_> {
 
 /// A column of a Postgres row as one of the four kinds.
 pub(super) fn column(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_>, String> {
-    let read = |e: tokio_postgres::Error| e.to_string();
-    let value = match *row.columns()[index].type_() {
-        Type::INT8 => row
-            .try_get::<_, Option<i64>>(index)
-            .map_err(read)?
-            .map(Value::Int),
-        Type::INT4 => row
-            .try_get::<_, Option<i32>>(index)
-            .map_err(read)?
-            .map(|n| Value::Int(n.into())),
-        Type::INT2 => row
-            .try_get::<_, Option<i16>>(index)
-            .map_err(read)?
-            .map(|n| Value::Int(n.into())),
-        Type::FLOAT8 => row
-            .try_get::<_, Option<f64>>(index)
-            .map_err(read)?
-            .map(Value::Float),
-        Type::FLOAT4 => row
-            .try_get::<_, Option<f32>>(index)
-            .map_err(read)?
-            .map(|x| Value::Float(x.into())),
-        Type::BOOL => row
-            .try_get::<_, Option<bool>>(index)
-            .map_err(read)?
-            .map(|b| Value::Int(b.into())),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => row
-            .try_get::<_, Option<&str>>(index)
-            .map_err(read)?
-            .map(|text| Value::Text(Cow::Borrowed(text))),
-        ref other => {
-            return Err(format!(
-                "a column of type {other}: cast it in the SQL to BIGINT, DOUBLE PRECISION or TEXT"
-            ))
+    // The column read as the Rust type its SQL type decodes to, then as a kind; NULL
+    // becomes `Value::Null` whatever the type.
+    fn read<'r, T: tokio_postgres::types::FromSql<'r>>(
+        row: &'r tokio_postgres::Row,
+        index: usize,
+        kind: impl FnOnce(T) -> Value<'r>,
+    ) -> Result<Value<'r>, String> {
+        let value = row
+            .try_get::<_, Option<T>>(index)
+            .map_err(|e| e.to_string())?;
+        Ok(value.map_or(Value::Null, kind))
+    }
+    match *row.columns()[index].type_() {
+        Type::INT8 => read(row, index, Value::Int),
+        Type::INT4 => read(row, index, |n: i32| Value::Int(n.into())),
+        Type::INT2 => read(row, index, |n: i16| Value::Int(n.into())),
+        Type::FLOAT8 => read(row, index, Value::Float),
+        Type::FLOAT4 => read(row, index, |x: f32| Value::Float(x.into())),
+        Type::BOOL => read(row, index, |b: bool| Value::Int(b.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
+            read(row, index, |text: &str| Value::Text(Cow::Borrowed(text)))
         }
-    };
-    Ok(value.unwrap_or(Value::Null))
+        ref other => Err(format!(
+            "a column of type {other}: cast it in the SQL to BIGINT, DOUBLE PRECISION or TEXT"
+        )),
+    }
 }
 
 /// A lost connection, and the server refusing or shutting down, are the database being

@@ -19,9 +19,6 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// Sets the window's headers (and `Retry-After` on a 429) on `resp`.
 pub fn apply(usage: &Usage, resp: &mut Response) {
     let headers = resp.headers_mut();
-    // Room for these and the layers' headers after them at once (a no-op after
-    // `Json`, which reserves it): the map grew by rehashing three times on the way.
-    headers.reserve(10);
     headers.insert(LIMIT, HeaderValue::from(usage.limit));
     headers.insert(REMAINING, HeaderValue::from(usage.remaining));
     headers.insert(USED, HeaderValue::from(usage.used));
