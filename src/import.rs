@@ -17,8 +17,10 @@ use dashtray_metrics::{
     store::{self, NewPoint},
 };
 
-/// Rows written per transaction.
-pub const BATCH_ROWS: usize = 1000;
+/// Rows written per transaction unless told otherwise: enough that a commit (a flush of
+/// the write-ahead log on Postgres) is a small part of a batch's time, few enough that a
+/// batch holds SQLite's write lock for a fraction of a second.
+pub const BATCH_ROWS: usize = 10_000;
 
 /// How far an import got.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -68,12 +70,13 @@ struct RawRow {
     integration_id: Option<String>,
 }
 
-/// Reads `path` and writes its points to `project_id`; `on_batch` hears each batch
-/// written (for a progress bar), with the bytes read so far.
+/// Reads `path` and writes its points to `project_id`, `batch_rows` a transaction;
+/// `on_batch` hears each batch written (for a progress bar), with the bytes read so far.
 pub async fn import_file(
     db: &Db,
     project_id: &str,
     path: &Path,
+    batch_rows: usize,
     mut on_batch: impl FnMut(&Progress, u64),
 ) -> Result<Progress, ImportError> {
     let open_error = |source| ImportError::Open {
@@ -87,7 +90,8 @@ pub async fn import_file(
     });
     let json_lines = looks_like_json_lines(path, reader.fill_buf().map_err(open_error)?);
     let mut progress = Progress::default();
-    let mut batch: Vec<NewPoint> = Vec::with_capacity(BATCH_ROWS);
+    let batch_rows = batch_rows.max(1);
+    let mut batch: Vec<NewPoint> = Vec::with_capacity(batch_rows);
     let mut rows = RowReader::new(reader, json_lines);
     while let Some((line, raw)) = rows
         .next_row()
@@ -103,7 +107,7 @@ pub async fn import_file(
             written: progress.rows,
         })?;
         batch.push(point);
-        if batch.len() == BATCH_ROWS {
+        if batch.len() == batch_rows {
             write(db, &mut batch, &mut progress, line).await?;
             on_batch(&progress, rows.bytes_read());
         }

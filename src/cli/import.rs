@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::{open_migrated, Context};
-use crate::import::import_file;
+use crate::import::{import_file, BATCH_ROWS};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -22,8 +22,21 @@ pub struct MetricsArgs {
     /// The project's id (`prj_...`).
     #[arg(long)]
     project: String,
+    /// Rows written per transaction: a bad row keeps every batch before its own.
+    #[arg(long, default_value_t = BATCH_ROWS, value_parser = batch_rows)]
+    batch_rows: usize,
     /// The file to read.
     file: PathBuf,
+}
+
+/// The most rows a batch may hold: its points are kept in memory until written.
+const MAX_BATCH_ROWS: usize = 100_000;
+
+fn batch_rows(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n @ 1..=MAX_BATCH_ROWS) => Ok(n),
+        _ => Err(format!("a whole number from 1 to {MAX_BATCH_ROWS}")),
+    }
 }
 
 pub async fn run(cx: &Context, command: ImportCommand) -> anyhow::Result<()> {
@@ -46,6 +59,7 @@ pub async fn run(cx: &Context, command: ImportCommand) -> anyhow::Result<()> {
         &services.db,
         &args.project,
         &args.file,
+        args.batch_rows,
         |progress, bytes| {
             bar.set_position(bytes);
             bar.set_message(format!("{} rows", progress.rows));

@@ -8,9 +8,14 @@ use dashtray_core::on_each_backend;
 use crate::support::{cli_json, dashtray, get_with_auth, project_with_key, Server, TestDb};
 
 fn import(db: &TestDb, project: &str, file: &Path) -> std::process::Output {
+    import_with(db, project, file, &[])
+}
+
+fn import_with(db: &TestDb, project: &str, file: &Path, options: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     dashtray(dir.path(), &[("DASHTRAY_DATABASE__URL", db.url())])
         .args(["import", "metrics", "--project", project])
+        .args(options)
         .arg(file)
         .output()
         .unwrap()
@@ -35,7 +40,7 @@ on_each_backend! {
             csv.push_str(&format!("{},mrr,{}.5,{}\n", 1_704_067_200_000i64 + i * 60_000, i, if i % 2 == 0 { "int_x" } else { "" }));
         }
         std::fs::write(&file, csv).unwrap();
-        let output = import(&db, &project, &file);
+        let output = import_with(&db, &project, &file, &["--batch-rows", "1000"]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let said = String::from_utf8_lossy(&output.stdout);
         assert!(said.contains("Imported 2500 points") && said.contains("3 batches"), "{said}");
@@ -58,7 +63,7 @@ on_each_backend! {
             lines.push_str(&format!("{{\"metricId\":\"signups\",\"value\":{value},\"timestamp\":\"2024-01-01T00:00:{:02}Z\"}}\n", i % 60));
         }
         std::fs::write(&file, lines).unwrap();
-        let output = import(&db, &project, &file);
+        let output = import_with(&db, &project, &file, &["--batch-rows", "1000"]);
         assert!(!output.status.success());
         let err = String::from_utf8_lossy(&output.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -66,6 +71,31 @@ on_each_backend! {
         assert!(err.contains("`value`") && err.contains("2000 rows"), "{err}");
         let server = Server::on(&db, &[]);
         assert_eq!(total(&server, &key, "metric_id=signups").await, 2000, "two whole batches, not the third");
+    }
+
+    async fn batches_default_to_ten_thousand_rows_and_other_sizes_are_checked(db: TestDb) {
+        let (project, _, key) = project_with_key(&db, "Sizes", "scale", None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("points.csv");
+        let mut csv = String::from("metricId,value,timestamp\n");
+        for i in 0..12_000i64 {
+            csv.push_str(&format!("churn,{i},{}\n", 1_704_067_200_000i64 + i * 60_000));
+        }
+        std::fs::write(&file, csv).unwrap();
+        for refused in ["0", "100001", "many"] {
+            let output = import_with(&db, &project, &file, &["--batch-rows", refused]);
+            assert!(!output.status.success(), "--batch-rows {refused} was taken");
+            let err = String::from_utf8_lossy(&output.stderr);
+            assert!(err.contains("--batch-rows") && err.contains("1 to 100000"), "{err}");
+        }
+        let server = Server::on(&db, &[]);
+        assert_eq!(total(&server, &key, "metric_id=churn").await, 0, "a refused size writes nothing");
+
+        let output = import(&db, &project, &file);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(said.contains("Imported 12000 points") && said.contains("2 batches"), "{said}");
+        assert_eq!(total(&server, &key, "metric_id=churn").await, 12_000);
     }
 
     async fn empty_files_import_nothing_and_wrong_headers_are_refused(db: TestDb) {

@@ -20,6 +20,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   docs [--check]       write docs/api and docs/snippets from openapi.yaml (--check: fail if stale)
   new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test
   bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS] [--import-rows N]
+        [--import-only]
                        load-test the release server and time an import (docs/performance.md)";
 
 fn main() -> ExitCode {

@@ -2,7 +2,7 @@
 //! all: idempotent multi-row INSERTs for fixed ids, the bulk path for fresh ones.
 
 use dashtray_core::{
-    auth::key::random_id,
+    auth::key::time_ordered_id,
     db::{query, DbError, Tx, Value},
 };
 
@@ -18,9 +18,10 @@ pub struct NewPoint {
     pub timestamp: i64,
 }
 
-/// A fresh point id: `pt_` and 16 random base62 characters.
+/// A fresh point id: `pt_` and 16 base62 characters, time-ordered (points are appended in
+/// bulk; see [`time_ordered_id`]).
 pub fn new_id() -> String {
-    format!("pt_{}", random_id(16))
+    format!("pt_{}", time_ordered_id(16))
 }
 
 /// Rows per INSERT statement: well under SQLite's 32,766 bound parameters (6 each).

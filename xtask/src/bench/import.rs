@@ -63,8 +63,7 @@ fn csv_file(dir: &Path, rows: u64) -> anyhow::Result<PathBuf> {
 /// through rusqlite, or one binary `COPY` through tokio-postgres. Only the writing is
 /// timed (the rows are made first). Returns rows per second.
 ///
-/// The ids have the import's own shape, random: numbered ids would go into the primary
-/// key's index at its end, which is cheaper work than the import does.
+/// The ids are the import's own (`store::new_id`, time-ordered), made before the clock starts.
 pub fn floor(url: &str, rows: u64) -> anyhow::Result<f64> {
     let made: Vec<(String, String, f64, i64)> = points(rows)
         .map(|(metric, value, ts)| (dashtray_metrics::store::new_id(), metric, value, ts))

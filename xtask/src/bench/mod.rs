@@ -1,5 +1,5 @@
 //! `cargo xtask bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS]
-//! [--import-rows N]`: the release server under HTTP load against a generated data set,
+//! [--import-rows N] [--import-only]`: the release server under HTTP load against a generated data set,
 //! next to the yardsticks (`src/bin/yardsticks.rs`: a fixed body, and each page through
 //! the database's own client with nothing around it), so that a request's cost is
 //! measured against its floor; and `dashtray import metrics` of a generated file, timed.
@@ -71,6 +71,8 @@ struct Args {
     duration: Duration,
     /// Rows of the timed import; 0 skips it.
     import_rows: u64,
+    /// Time the import and stop: no data set, no server.
+    import_only: bool,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Args> {
@@ -79,6 +81,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
         backend: Backend::Sqlite,
         duration: Duration::from_secs(8),
         import_rows: DEFAULT_IMPORT_ROWS,
+        import_only: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -92,6 +95,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
                 parsed.points = QUICK_POINTS;
                 parsed.import_rows = QUICK_IMPORT_ROWS;
             }
+            "--import-only" => parsed.import_only = true,
             "--import-rows" => {
                 parsed.import_rows = value("--import-rows")?
                     .replace('_', "")
@@ -143,14 +147,6 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         .build()?;
     match args.backend {
         Backend::Sqlite => {
-            let (url, dataset, cached) = sqlite_dataset(&runtime, &bins, &shape)?;
-            let small = match &small_shape {
-                Some(shape) => {
-                    let (url, dataset, _) = sqlite_dataset(&runtime, &bins, shape)?;
-                    Some(Small { url, dataset })
-                }
-                None => None,
-            };
             let [import, floor] = ["import.db", "import-floor.db"].map(|name| {
                 let file = dir.join(name);
                 for suffix in ["", "-wal", "-shm"] {
@@ -159,6 +155,17 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                 format!("sqlite://{}", file.display())
             });
             let imported = timed_import(&bins, &args, &import, &floor)?;
+            if args.import_only {
+                return Ok(());
+            }
+            let (url, dataset, cached) = sqlite_dataset(&runtime, &bins, &shape)?;
+            let small = match &small_shape {
+                Some(shape) => {
+                    let (url, dataset, _) = sqlite_dataset(&runtime, &bins, shape)?;
+                    Some(Small { url, dataset })
+                }
+                None => None,
+            };
             measure(
                 &bins,
                 &args,
@@ -201,6 +208,15 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                 Ok((url, dataset))
             };
             let result = (|| {
+                let imported = timed_import(
+                    &bins,
+                    &args,
+                    &in_schema(&import_schema),
+                    &in_schema(&floor_schema),
+                )?;
+                if args.import_only {
+                    return Ok(());
+                }
                 let (url, dataset) = generate(&schema, &shape)?;
                 let small = match &small_shape {
                     Some(shape) => {
@@ -209,12 +225,6 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
                     }
                     None => None,
                 };
-                let imported = timed_import(
-                    &bins,
-                    &args,
-                    &in_schema(&import_schema),
-                    &in_schema(&floor_schema),
-                )?;
                 measure(
                     &bins,
                     &args,
