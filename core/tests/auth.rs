@@ -1,14 +1,22 @@
 //! The auth step in process, on both backends, with a clock the test moves: expiry,
-//! the key cache, revocation on this node, `last_used_at`, plans and scopes.
+//! the key cache, revocation, `last_used_at`, plans, scopes, and refusals alike in time.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+mod support;
+
+use std::{
+    collections::BTreeSet,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use dashtray_core::{
     auth::{
+        key,
         store::{self, NewProject, ProjectChanges},
         Plan,
     },
     clock::ManualClock,
+    config::PositiveU32,
     db::query,
     on_each_backend,
     testing::{Backend, TestApp, TestDb},
@@ -16,8 +24,18 @@ use dashtray_core::{
 };
 use poem::web::Data;
 use poem_openapi::{payload::PlainText, OpenApi};
+use support::key_from_parts;
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+/// Requests per kind of key, untimed then timed: enough for a median to shrug off a
+/// machine shared with other work.
+const TIMING_WARM_UP: usize = 20;
+const TIMING_ROUNDS: usize = 300;
+/// How much slower than the fastest kind another may be refused: the noise of a loaded
+/// machine, well under one more database round trip or write for some kinds only.
+const TIMING_RATIO: f64 = 1.5;
+const TIMING_SLACK: Duration = Duration::from_micros(50);
 const SCOPE: &str = "whoami:read";
 
 /// A plugin whose one operation answers the caller's project id.
@@ -57,9 +75,18 @@ async fn fixture(
     scopes: &[&str],
     expires_in_ms: Option<i64>,
 ) -> Fixture {
-    let clock = ManualClock::at(T0);
     let mut config = Config::default();
     config.auth.cache_ttl_secs = ttl_secs;
+    fixture_with(db, config, scopes, expires_in_ms).await
+}
+
+async fn fixture_with(
+    db: &TestDb,
+    config: Config,
+    scopes: &[&str],
+    expires_in_ms: Option<i64>,
+) -> Fixture {
+    let clock = ManualClock::at(T0);
     let app = TestApp::start(db, vec![Arc::new(Whoami)], config, Arc::new(clock.clone())).await;
     let services = &app.services;
     let project = store::create_project(
@@ -74,35 +101,86 @@ async fn fixture(
     )
     .await
     .unwrap();
-    let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let (record, key) = store::create_key(
-        &services.db,
-        services.authenticator.hasher(),
-        &project.id,
-        "test",
-        &scopes,
-        expires_in_ms.map(|ms| T0 + ms),
-        T0,
-    )
-    .await
-    .unwrap();
+    let expires_at = expires_in_ms.map(|ms| T0 + ms);
+    let (key_id, key) = create_key(&app, &project.id, scopes, expires_at).await;
     Fixture {
         app,
         clock,
         project_id: project.id,
-        key_id: record.id,
+        key_id,
         key,
     }
 }
 
+/// A key of the project: its id and the key.
+async fn create_key(
+    app: &TestApp,
+    project_id: &str,
+    scopes: &[&str],
+    expires_at: Option<i64>,
+) -> (String, String) {
+    let services = &app.services;
+    let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let (record, key) = store::create_key(
+        &services.db,
+        services.authenticator.hasher(),
+        project_id,
+        "test",
+        &scopes,
+        expires_at,
+        T0,
+    )
+    .await
+    .unwrap();
+    (record.id, key)
+}
+
 impl Fixture {
     async fn call(&self) -> poem::test::TestResponse {
+        self.call_with(&self.key).await
+    }
+
+    async fn call_with(&self, key: &str) -> poem::test::TestResponse {
         self.app
             .client()
             .get("/api/v1/whoami")
-            .header("Authorization", format!("Bearer {}", self.key))
+            .header("Authorization", format!("Bearer {key}"))
             .send()
             .await
+    }
+
+    /// A second key of the project, revoked.
+    async fn revoked_key(&self) -> String {
+        let (id, key) = create_key(&self.app, &self.project_id, &[SCOPE], None).await;
+        store::revoke_key(&self.app.services.db, &id, T0)
+            .await
+            .unwrap();
+        key
+    }
+
+    /// The median time to refuse each key, over [`TIMING_ROUNDS`] requests each, taken
+    /// in turn so that a machine busy for a while slows every kind alike.
+    async fn refusal_medians(&self, keys: &[String]) -> Vec<Duration> {
+        let mut times = vec![Vec::with_capacity(TIMING_ROUNDS); keys.len()];
+        for round in 0..TIMING_WARM_UP + TIMING_ROUNDS {
+            for turn in 0..keys.len() {
+                let i = (round + turn) % keys.len();
+                let started = Instant::now();
+                let resp = self.call_with(&keys[i]).await;
+                let elapsed = started.elapsed();
+                resp.assert_status(poem::http::StatusCode::UNAUTHORIZED);
+                if round >= TIMING_WARM_UP {
+                    times[i].push(elapsed);
+                }
+            }
+        }
+        times
+            .into_iter()
+            .map(|mut t| {
+                t.sort();
+                t[t.len() / 2]
+            })
+            .collect()
     }
 
     /// Every `last_used_at` written so far (see [`record_touches`]), in order.
@@ -175,6 +253,28 @@ on_each_backend! {
         store::revoke_key(&f.app.services.db, &f.key_id, T0).await.unwrap();
         f.app.services.authenticator.forget_key(&f.key_id);
         f.call().await.assert_status(poem::http::StatusCode::UNAUTHORIZED);
+    }
+
+    async fn refused_keys_take_the_same_time_whatever_the_reason(db: TestDb) {
+        let mut config = Config::default();
+        // Hundreds of failures from one address: the limiter would answer 429 instead.
+        config.auth.failed_per_minute = PositiveU32(u32::MAX);
+        let f = fixture_with(&db, config, &[SCOPE], None).await;
+        let public_id = key::parse(&f.key).unwrap();
+        let kinds = ["unknown", "revoked", "a real key's id with another secret"];
+        let keys = [
+            key::generate().key,
+            f.revoked_key().await,
+            key_from_parts(public_id, &key::random_base62(key::SECRET_LEN)),
+        ];
+        let medians = f.refusal_medians(&keys).await;
+        let fastest = *medians.iter().min().unwrap();
+        for (kind, median) in kinds.iter().zip(&medians) {
+            assert!(
+                *median <= fastest.mul_f64(TIMING_RATIO) + TIMING_SLACK,
+                "{kind} keys are refused in {median:?}, the fastest in {fastest:?}: {medians:?}"
+            );
+        }
     }
 
     async fn a_missing_scope_is_403_naming_it(db: TestDb) {
