@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 
 use crate::support::{
     cli_json,
-    document::{demo_value, documented_operations},
+    document::{demo_value, documented_operations, Operation},
     get_with_auth, project_with_key, without_request_id, Server,
 };
 
@@ -42,21 +42,13 @@ on_each_backend! {
                 assert_only_own_data(&a_body, &a_id, &b_id, &path);
                 continue;
             }
-            // The message names the id asked for: B's, read as the missing one's.
-            let mut as_if_missing = a_body.to_string();
-            for name in op.path_parameters() {
-                let missing = MISSING.iter().find(|(n, _)| *n == name);
-                let (_, missing) = missing.unwrap_or_else(|| panic!("no missing value for `{name}`"));
-                as_if_missing = as_if_missing.replace(demo_value(name).unwrap(), missing);
-            }
             counted += 1;
             let missing_path = op.demo_path_with(&MISSING);
             let (_, _, missing) = get_with_auth(&server.url(&missing_path), Some(&a_bearer)).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}: another project's id");
             assert_eq!(missing["error"], "not_found", "{missing_path}: {missing}");
-            let as_if_missing = serde_json::from_str(&as_if_missing).unwrap();
             assert_eq!(
-                without_request_id(as_if_missing),
+                without_request_id(as_if_missing(&a_body, &op)),
                 without_request_id(missing),
                 "{path}: another project's id answers like one that does not exist"
             );
@@ -64,6 +56,18 @@ on_each_backend! {
         let (_, _, usage) = get_with_auth(&server.url("/api/v1/rate_limit"), Some(&a_bearer)).await;
         assert_eq!(usage["data"]["used"], counted, "A's own budget only");
     }
+}
+
+/// An answer about B's ids with them read as the missing ones': the message names the
+/// id asked for.
+fn as_if_missing(body: &serde_json::Value, op: &Operation) -> serde_json::Value {
+    let mut text = body.to_string();
+    for name in op.path_parameters() {
+        let missing = MISSING.iter().find(|(n, _)| *n == name);
+        let (_, missing) = missing.unwrap_or_else(|| panic!("no missing value for `{name}`"));
+        text = text.replace(demo_value(name).unwrap(), missing);
+    }
+    serde_json::from_str(&text).unwrap()
 }
 
 /// An answer to A that shows no trace of B: lists empty, the project A's.
