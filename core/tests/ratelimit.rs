@@ -94,7 +94,8 @@ async fn an_unreachable_redis_fails_open_or_closed_as_configured() {
     let open = Limiter::new(&limiter_config(StoreFailurePolicy::Open), dead());
     let first = open.hit(&caller, T0).await.expect("open: served");
     assert!(first.allowed);
-    open.hit(&caller, T0).await.unwrap();
+    let second = open.hit(&caller, T0).await.unwrap();
+    assert!(second.allowed, "open serves the node's whole budget");
     let third = open.hit(&caller, T0).await.unwrap();
     assert!(!third.allowed, "open still caps per node");
 

@@ -18,7 +18,7 @@ pub enum KeysCommand {
     Create(CreateArgs),
     /// List a project's keys (never the keys themselves).
     List(ListArgs),
-    /// Revoke a key: it stops working at once here, within `auth.cache_ttl_secs` elsewhere.
+    /// Revoke a key: a running server may still accept it for `auth.cache_ttl_secs`.
     Revoke(RevokeArgs),
 }
 
@@ -99,7 +99,6 @@ pub async fn run(cx: &Context, command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Revoke(args) => {
             let record = store::revoke_key(db, &args.key_id, now).await?;
-            services.authenticator.forget_key(&record.id);
             cx.print(&json!(record), || format!("Revoked key {}", record.id));
         }
     }

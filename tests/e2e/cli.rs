@@ -4,7 +4,7 @@ use std::process::Output;
 
 use dashtray_core::on_each_backend;
 
-use crate::support::{cli_json, dashtray, workspace_root, TestDb};
+use crate::support::{assert_no_key_fragment, cli_json, dashtray, workspace_root, TestDb};
 
 fn run(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     dashtray(dir, env)
@@ -239,7 +239,7 @@ on_each_backend! {
         let listed_key = &keys["keys"][0];
         assert_eq!(listed_key["id"], created["id"]);
         assert!(listed_key.get("key").is_none() && listed_key.get("keyHash").is_none());
-        assert!(!keys.to_string().contains(&key[16..]), "the key is never listed");
+        assert_no_key_fragment(&keys.to_string(), key, "keys list");
     }
 
     async fn bad_cli_input_is_one_clear_line(db: TestDb) {

@@ -11,7 +11,9 @@ use dashtray_core::on_each_backend;
 use reqwest::header::HeaderMap;
 use serde_json::{json, Map, Value};
 
-use crate::support::{cli_json, client, project_with_key, workspace_root, Server, TestDb};
+use crate::support::{
+    cli_json, client, document::fits_template, project_with_key, workspace_root, Server, TestDb,
+};
 
 /// Documented answers no request can provoke from a healthy server: they need a failing
 /// database or a bug (`database_outage.rs` covers the 503s' behaviour).
@@ -616,18 +618,6 @@ impl Answer {
             .parse()
             .ok()
     }
-}
-
-/// Does `path` (without its query) fit the operation's path template?
-fn fits_template(template: &str, path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or_default();
-    let (template, path): (Vec<&str>, Vec<&str>) =
-        (template.split('/').collect(), path.split('/').collect());
-    template.len() == path.len()
-        && template
-            .iter()
-            .zip(&path)
-            .all(|(t, p)| (t.starts_with('{') && t.ends_with('}') && !p.is_empty()) || t == p)
 }
 
 /// Runs the cases against one server, collecting every mismatch instead of stopping at

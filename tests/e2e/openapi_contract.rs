@@ -3,13 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{client, workspace_root, Server};
-
-fn committed() -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("openapi.yaml"))
-        .expect("openapi.yaml is committed at the workspace root");
-    serde_yaml::from_str(&text).expect("openapi.yaml parses")
-}
+use crate::support::{client, document::openapi_yaml as committed, Server};
 
 /// Fails with a line diff of the two documents, pretty-printed with sorted keys.
 fn assert_same_document(served: &Value, committed: &Value, what: &str) {

@@ -33,15 +33,17 @@ async fn sigterm_lets_a_slow_request_finish() {
         server.try_exit_status().is_none(),
         "the server waits for the request"
     );
+    // The document needs no database, so only a refused connection fails this request:
+    // a server still accepting would answer it, or (backlogged) time out, not refuse.
     let refused = client()
-        .get(server.url("/api/v1/health"))
-        .timeout(Duration::from_secs(2))
+        .get(server.url("/api/v1/openapi.json"))
+        .timeout(Duration::from_secs(5))
         .send()
         .await;
-    assert!(
-        refused.is_err(),
-        "new connections are refused while draining"
-    );
+    match refused {
+        Err(err) if err.is_connect() => {}
+        other => panic!("new connections are refused while draining: {other:?}"),
+    }
 
     drop(lock);
     let resp = in_flight

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use dashtray_core::on_each_backend;
 use serde_json::Value;
 
-use crate::support::{python_with_requests, require_tool, workspace_root, Server};
+use crate::support::{
+    client, document::openapi_yaml, python_with_requests, require_tool, workspace_root, Server,
+};
 
 /// A key of the right shape that no project has.
 const UNKNOWN_KEY: &str = "dk_snippettest00_notarealsecretatall";
@@ -26,8 +28,9 @@ const LANGUAGES: [(&str, &str); 3] = [("curl", "sh"), ("node", "mjs"), ("python"
 /// What openapi.yaml promises about an operation's success.
 struct Promise {
     keyed: bool,
-    /// The 200's media type.
-    media: String,
+    /// The operation's path; set only where the 200's schema says nothing about its body
+    /// (the document itself), whose snippet must then print what the server answers.
+    free_form_path: Option<String>,
     /// Top-level fields the 200's JSON body must have.
     required: Vec<String>,
 }
@@ -46,21 +49,19 @@ struct Run {
 }
 
 fn promises() -> BTreeMap<String, Promise> {
-    let text = std::fs::read_to_string(workspace_root().join("openapi.yaml"))
-        .expect("openapi.yaml is committed at the workspace root");
-    let doc: Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
+    let doc = openapi_yaml();
     let mut promises = BTreeMap::new();
-    for item in doc["paths"].as_object().expect("paths").values() {
+    for (path, item) in doc["paths"].as_object().expect("paths") {
         for op in item.as_object().expect("a path item").values() {
             let id = op["operationId"].as_str().expect("an operationId");
-            promises.insert(id.to_owned(), promise(&doc, op));
+            promises.insert(id.to_owned(), promise(&doc, path, op));
         }
     }
     promises
 }
 
-fn promise(doc: &Value, op: &Value) -> Promise {
-    let (media, body) = op["responses"]["200"]["content"]
+fn promise(doc: &Value, path: &str, op: &Value) -> Promise {
+    let (_, body) = op["responses"]["200"]["content"]
         .as_object()
         .and_then(|content| content.iter().next())
         .expect("every operation documents a 200 body");
@@ -72,9 +73,14 @@ fn promise(doc: &Value, op: &Value) -> Promise {
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect();
+    let free_form = schema.as_object().is_some_and(|s| s.is_empty());
+    assert!(
+        !free_form || op.get("parameters").is_none(),
+        "{path}: a free-form answer to a request with parameters"
+    );
     Promise {
         keyed: op["security"].as_array().is_some_and(|s| !s.is_empty()),
-        media: media.clone(),
+        free_form_path: free_form.then(|| path.to_owned()),
         required,
     }
 }
@@ -194,16 +200,18 @@ fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Strin
     })
 }
 
-/// What is wrong with a successful-looking run, if anything.
-fn check_success(run: &Run, promise: &Promise) -> Option<String> {
+/// What is wrong with a successful-looking run, if anything. `served` is the server's
+/// own answer to a free-form operation.
+fn check_success(run: &Run, promise: &Promise, served: Option<&Value>) -> Option<String> {
     if !run.status.success() {
         return Some(format!("exited with {}", run.status));
     }
-    if promise.media.contains("yaml") {
-        return match serde_yaml::from_str::<serde_yaml::Value>(&run.stdout) {
-            Ok(serde_yaml::Value::Mapping(_)) | Ok(serde_yaml::Value::String(_)) => None,
-            Ok(other) => Some(format!("printed YAML that is not a document: {other:?}")),
-            Err(err) => Some(format!("printed text that is not YAML: {err}")),
+    if let Some(served) = served {
+        // YAML reads JSON too: one parser for either media type.
+        return match serde_yaml::from_str::<Value>(&run.stdout) {
+            Ok(printed) if &printed == served => None,
+            Ok(_) => Some("printed something other than the server's answer".to_owned()),
+            Err(err) => Some(format!("printed text that is neither JSON nor YAML: {err}")),
         };
     }
     let body: Value = match serde_json::from_str(&run.stdout) {
@@ -254,8 +262,27 @@ fn describe(file: &Path, problem: &str, run: Option<&Run>) -> String {
     text
 }
 
+/// The server's answers to the free-form operations, parsed, by operation id.
+async fn served_free_form(server: &Server) -> BTreeMap<String, Value> {
+    let mut served = BTreeMap::new();
+    for (id, promise) in promises() {
+        let Some(path) = promise.free_form_path else {
+            continue;
+        };
+        let resp = client()
+            .get(server.url(&path))
+            .send()
+            .await
+            .expect("request");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        let text = resp.text().await.expect("a body");
+        served.insert(id, serde_yaml::from_str(&text).expect("JSON or YAML"));
+    }
+    served
+}
+
 /// Every snippet of every runner against the server; the failures, described.
-fn run_all(base: &str, key: &str) -> Vec<String> {
+fn run_all(base: &str, key: &str, served: &BTreeMap<String, Value>) -> Vec<String> {
     let promises = promises();
     let mut failures = Vec::new();
     for runner in runners() {
@@ -269,7 +296,8 @@ fn run_all(base: &str, key: &str) -> Vec<String> {
             // Keyless operations run without the variable, proving they need no key.
             let key = promise.keyed.then_some(key);
             let problem = match run(&runner, &file, base, key) {
-                Ok(run) => check_success(&run, promise).map(|p| describe(&file, &p, Some(&run))),
+                Ok(run) => check_success(&run, promise, served.get(id))
+                    .map(|p| describe(&file, &p, Some(&run))),
                 Err(err) => Some(describe(&file, &err, None)),
             };
             failures.extend(problem);
@@ -307,7 +335,8 @@ on_each_backend! {
     async fn every_snippet_runs_against_the_demo_server(db: TestDb) {
         let (server, key) = Server::demo(&db);
         let base = server.url("");
-        let failures = tokio::task::spawn_blocking(move || run_all(&base, &key))
+        let served = served_free_form(&server).await;
+        let failures = tokio::task::spawn_blocking(move || run_all(&base, &key, &served))
             .await
             .expect("the snippet runs");
         assert!(

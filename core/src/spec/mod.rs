@@ -212,7 +212,9 @@ fn add_shared_parts(
                     add_header_refs(headers, &CONDITIONAL_HEADERS);
                 }
                 if !public {
-                    add_header_refs(headers, &RATE_LIMIT_HEADERS);
+                    // An operation's own answers come after the key is checked: the
+                    // project's window is always known, so always sent.
+                    add_required_headers(headers, &RATE_LIMIT_HEADERS);
                 }
             }
         }
@@ -292,6 +294,16 @@ fn header(description: &str, schema: Value) -> Value {
     json!({ "description": description, "schema": schema })
 }
 
+/// `names` as their shared definitions, marked required: for answers that always carry
+/// them where the shared definition is also listed on answers that may not. Inline, as a
+/// `$ref` cannot add `required` of its own.
+fn add_required_headers(headers: &mut Value, names: &[&str]) {
+    let shared = shared_headers();
+    for name in names {
+        headers[*name] = always(shared[*name].clone());
+    }
+}
+
 /// A header every answer it is listed on carries.
 fn always(mut header: Value) -> Value {
     header["required"] = Value::Bool(true);
@@ -310,7 +322,8 @@ fn shared_headers() -> BTreeMap<String, Value> {
         ("X-RateLimit-Reset", header("When the window resets, in Unix seconds.", integer())),
         ("RateLimit-Policy", header("The quota policy (IETF draft), e.g. `\"project\";q=1000;w=3600`.", string())),
         ("RateLimit", header("The current limit (IETF draft), e.g. `\"project\";r=998;t=1800`: requests remaining and seconds to reset.", string())),
-        ("Retry-After", header("Seconds to wait before retrying.", integer())),
+        // Listed only on 429s, which always carry it.
+        ("Retry-After", always(header("Seconds to wait before retrying.", integer()))),
         ("ETag", header("The answer's validator: send it back in `If-None-Match` to get `304 Not Modified` while it is current (a 304 is not counted).", string())),
         ("Cache-Control", header("`private, max-age=<http.cache_max_age_secs>`.", string())),
         ("Vary", header("`Authorization`: answers differ per key.", string())),
@@ -369,9 +382,11 @@ fn shared_components() -> Components {
     components.insert("headers".into(), shared_headers());
     let responses = components.entry("responses".into()).or_default();
     // Error answers to keyed operations carry the window too (401s excepted: no project).
-    let problem = |description: &str, extra: &[&str], rate_limited: bool| {
+    // `always` are the headers every answer of the kind carries, `extra` those some do.
+    let problem = |description: &str, always: &[&str], extra: &[&str], rate_limited: bool| {
         let mut headers = json!({});
         add_header_refs(&mut headers, &[REQUEST_ID]);
+        add_required_headers(&mut headers, always);
         add_header_refs(&mut headers, extra);
         if rate_limited {
             add_header_refs(&mut headers, &RATE_LIMIT_HEADERS);
@@ -390,6 +405,7 @@ fn shared_components() -> Components {
                 "A parameter is invalid (`invalid_parameter`); `details` names each one.{on_keyed}"
             ),
             &[],
+            &[],
             true,
         ),
     );
@@ -398,6 +414,7 @@ fn shared_components() -> Components {
         problem(
             "The API key is missing, malformed, unknown, revoked or expired (`unauthorized`); the answer does not say which.",
             &["WWW-Authenticate"],
+            &[],
             false,
         ),
     );
@@ -406,6 +423,7 @@ fn shared_components() -> Components {
         problem(
             "The project's plan does not include the API (`plan_required`), or the key lacks \
              the operation's scope (`insufficient_scope`).",
+            &[],
             &["WWW-Authenticate"],
             true,
         ),
@@ -415,6 +433,7 @@ fn shared_components() -> Components {
         problem(
             &format!("No such resource in the caller's project (`not_found`).{on_keyed}"),
             &[],
+            &[],
             true,
         ),
     );
@@ -423,6 +442,7 @@ fn shared_components() -> Components {
         problem(
             "The project's hourly budget is spent, or this address failed to authenticate too \
              often (`rate_limited`); `Retry-After` and `retryAfter` say when to retry.",
+            &[],
             &["Retry-After"],
             true,
         ),
@@ -434,6 +454,7 @@ fn shared_components() -> Components {
                 "An unexpected error (`internal`); the log has it under the request id.{on_keyed}"
             ),
             &[],
+            &[],
             true,
         ),
     );
@@ -441,6 +462,7 @@ fn shared_components() -> Components {
         "Unavailable".into(),
         problem(
             &format!("A dependency such as the database is unreachable (`unavailable`).{on_keyed}"),
+            &[],
             &[],
             true,
         ),
@@ -643,9 +665,11 @@ mod tests {
             headers["X-Request-Id"]["$ref"],
             "#/components/headers/X-Request-Id"
         );
+        // The operation's own answers always carry the window: required, so checked.
+        assert_eq!(headers["X-RateLimit-Remaining"]["required"], true);
         assert_eq!(
-            headers["X-RateLimit-Remaining"]["$ref"],
-            "#/components/headers/X-RateLimit-Remaining"
+            headers["X-RateLimit-Remaining"]["schema"]["type"],
+            "integer"
         );
         assert!(doc.value()["components"]["headers"]["RateLimit-Policy"].is_object());
         assert!(doc.value()["components"]["securitySchemes"]["bearerAuth"].is_object());

@@ -358,8 +358,13 @@ on_each_backend! {
         assert_problem(&theirs, StatusCode::NOT_FOUND, "not_found");
         assert_problem(&missing, StatusCode::NOT_FOUND, "not_found");
         assert_eq!(theirs.body["message"], "No dashboard `dsh_theirs` in this project.");
-        let shape = |body: &Value| body.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-        assert_eq!(shape(&theirs.body), shape(&missing.body));
+        // Alike but for the id asked for and the request id.
+        let alike = |body: &Value, id: &str| {
+            let mut body: Value = serde_json::from_str(&body.to_string().replace(id, "ID")).unwrap();
+            body.as_object_mut().unwrap().remove("requestId");
+            body
+        };
+        assert_eq!(alike(&theirs.body, "dsh_theirs"), alike(&missing.body, "dsh_nothing"));
         // The owner still sees it.
         let own = get(&w.app, &w.b_key, "/api/v1/dashboards/dsh_theirs").await;
         assert_eq!(own.status, StatusCode::OK);
@@ -373,9 +378,11 @@ on_each_backend! {
             .await
             .unwrap();
         let a = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
         assert_eq!(ids(&a.body), ["dsh_a", "dsh_b", "dsh_c", "dsh_d", "dsh_e"]);
         assert_eq!(a.body["pagination"]["total"], 5);
         let b = get(&w.app, &w.b_key, "/api/v1/dashboards").await;
+        assert_eq!(b.status, StatusCode::OK, "{}", b.body);
         assert_eq!(ids(&b.body), ["dsh_b_only"]);
         assert_eq!(b.body["pagination"]["total"], 1);
     }
@@ -386,6 +393,8 @@ on_each_backend! {
         let before = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
         five_dashboards(&w.app, &w.a_key).await;
         let after = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
+        assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+        assert_eq!(ids(&before.body).len(), 5, "{}", before.body);
         assert_eq!(before.body, after.body);
     }
 

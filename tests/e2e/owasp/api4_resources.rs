@@ -12,10 +12,6 @@ use reqwest::StatusCode;
 
 use crate::support::{assert_problem, client, project_with_key, Server, TableLock, TestDb};
 
-fn host_port(server: &Server) -> String {
-    server.base.trim_start_matches("http://").to_owned()
-}
-
 #[tokio::test]
 async fn an_oversized_uri_or_header_set_is_a_400_naming_it() {
     let server = Server::start(&[]);
@@ -40,7 +36,7 @@ async fn an_oversized_uri_or_header_set_is_a_400_naming_it() {
 #[test]
 fn a_connection_held_open_without_a_request_is_closed() {
     let server = Server::start(&[("DASHTRAY_HTTP__IDLE_TIMEOUT_SECS", "1")]);
-    let mut idle = TcpStream::connect(host_port(&server)).unwrap();
+    let mut idle = TcpStream::connect(server.host_port()).unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let started = Instant::now();
@@ -53,11 +49,7 @@ fn a_connection_held_open_without_a_request_is_closed() {
     );
 
     // A live client on another connection is unaffected.
-    let mut live = TcpStream::connect(host_port(&server)).unwrap();
-    live.write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    live.read_to_string(&mut answer).unwrap();
+    let answer = server.raw_get("/api/v1/health");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
@@ -91,7 +83,7 @@ fn health_on(stream: &mut TcpStream) -> String {
 #[test]
 fn a_connection_is_closed_once_silent_after_its_answers_and_kept_while_it_talks() {
     let server = Server::start(&[("DASHTRAY_HTTP__IDLE_TIMEOUT_SECS", "1")]);
-    let mut stream = TcpStream::connect(host_port(&server)).unwrap();
+    let mut stream = TcpStream::connect(server.host_port()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();

@@ -4,21 +4,16 @@
 use dashtray_core::on_each_backend;
 use reqwest::{Method, StatusCode};
 
-use crate::support::{assert_problem, client, workspace_root, Server};
+use crate::support::{assert_problem, client, document::documented_operations, Server};
 
+/// Every documented path, once, filled with the demo data's ids.
 fn documented_paths() -> Vec<String> {
-    let text = std::fs::read_to_string(workspace_root().join("openapi.yaml")).unwrap();
-    let doc: serde_json::Value = serde_yaml::from_str(&text).unwrap();
-    doc["paths"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(|p| {
-            p.replace("{metric_id}", "mrr")
-                .replace("{integration_id}", "int_DemoStripe000001")
-                .replace("{dashboard_id}", "dsh_DemoRevenue00001")
-        })
-        .collect()
+    let mut paths: Vec<String> = documented_operations()
+        .iter()
+        .map(|op| op.demo_path())
+        .collect();
+    paths.dedup();
+    paths
 }
 
 on_each_backend! {

@@ -2,8 +2,9 @@
 //!
 //! - API1 Broken object level authorisation: `isolation.rs` (every operation with
 //!   another project's ids is 404 like a missing one) and the per-plugin tests.
-//! - API2 Broken authentication: `auth.rs` (every refused key alike, timing shape, failed
-//!   attempts limited per address, keys never stored or logged).
+//! - API2 Broken authentication: `auth.rs` (every refused key alike, failed attempts
+//!   limited per address, keys never stored or logged), and `core/tests/auth.rs` (unknown,
+//!   revoked and wrong-secret keys refused in the same time, by the median of hundreds).
 //! - API3 Broken object property level authorisation: [`api3_properties`], and
 //!   `contract.rs` (no field outside the documented schema in any answer).
 //! - API4 Unrestricted resource consumption: [`api4_resources`], `ratelimit.rs`, and the

@@ -2,6 +2,7 @@
 //! folder on a free port, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod document;
 pub mod proxy;
 
 use std::{
@@ -111,6 +112,25 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `host:port`, for raw connections.
+    pub fn host_port(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// Sends `GET <target>` byte for byte, as no HTTP client would (they normalise `..`
+    /// and percent-encoding away), on a connection of its own; the whole answer.
+    pub fn raw_get(&self, target: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(self.host_port()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("a read timeout");
+        let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        std::io::Write::write_all(&mut stream, request.as_bytes()).expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("the answer");
+        answer
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -203,6 +223,54 @@ pub fn assert_problem(
         headers["x-request-id"].to_str().unwrap(),
         "the body's request id is the header's"
     );
+}
+
+/// Fails if `text` holds any 8 characters in a row of `key`'s secret (what follows its
+/// public id): a log or answer showing part of a key is a leak too, and a check for the
+/// whole key, or a long tail of it, would pass it.
+pub fn assert_no_key_fragment(text: &str, key: &str, what: &str) {
+    let secret = key_secret(key);
+    for start in 0..=secret.len() - KEY_FRAGMENT {
+        let fragment = &secret[start..start + KEY_FRAGMENT];
+        assert!(
+            !text.contains(fragment),
+            "{what} shows `{fragment}`, part of the key's secret"
+        );
+    }
+}
+
+/// Fails if an answer's headers or body show any part of `key`'s secret.
+pub fn assert_answer_hides_key(
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+    key: &str,
+    what: &str,
+) {
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        assert_no_key_fragment(&value, key, &format!("{what}: header {name}"));
+    }
+    assert_no_key_fragment(body, key, &format!("{what}: the body"));
+}
+
+/// The shortest part of a key's secret that counts as a leak.
+const KEY_FRAGMENT: usize = 8;
+
+/// The secret and checksum of `dk_<public id>_<secret><checksum>`; the public id is the
+/// key's id, shown by `keys list` and in logs on purpose.
+fn key_secret(key: &str) -> &str {
+    use dashtray_core::auth::key::{PREFIX, PUBLIC_ID_LEN};
+    let secret = &key[PREFIX.len() + PUBLIC_ID_LEN + 1..];
+    assert!(secret.len() >= KEY_FRAGMENT, "{key:?} is not a key");
+    secret
+}
+
+/// The body of a problem answer without its request id, which differs on every answer.
+pub fn without_request_id(mut body: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("requestId");
+    }
+    body
 }
 
 /// Polls `check` until it holds or `within` passes.
