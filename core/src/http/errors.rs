@@ -35,8 +35,8 @@ impl ApiError {
         }
         let mut resp = Response::builder()
             .status(self.status())
-            .content_type(PROBLEM_JSON)
-            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))
+            .header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
             .finish();
         resp.extensions_mut().insert(Unfinished(self.body("")));
         if let Some(secs) = self.retry_after_secs() {
