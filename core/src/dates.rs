@@ -170,8 +170,11 @@ impl poem_openapi::types::Type for DateParam {
                 ..MetaSchema::new("string")
             }))
         };
+        // `oneOf`, not `anyOf`: no text is both, and generators make a union type of a
+        // `oneOf` (progenitor: an enum that serializes as the one string) where an `anyOf`
+        // becomes a struct of optional parts that cannot be sent as a query parameter.
         MetaSchemaRef::Inline(Box::new(MetaSchema {
-            any_of: vec![format("date"), format("date-time")],
+            one_of: vec![format("date"), format("date-time")],
             ..MetaSchema::ANY
         }))
     }

@@ -123,6 +123,34 @@ impl Mounted {
         self
     }
 
+    /// Declares an OpenAPI link from the `200` of the list `from` to `to`, the operation
+    /// that takes one of the listed items: its `parameter` is the first item's `field`
+    /// (`$response.body#/data/0/<field>`). Stateful fuzzers and some client generators
+    /// follow links from a list to its items.
+    ///
+    /// # Panics
+    /// When `from` is not one of the plugin's operations or has no `200`: a mistake in
+    /// the plugin's own code, which its first test shows.
+    pub fn link(mut self, from: &str, to: &str, parameter: &str, field: &str) -> Mounted {
+        let response = self
+            .spec
+            .get_mut("paths")
+            .and_then(serde_json::Value::as_object_mut)
+            .into_iter()
+            .flat_map(|paths| paths.values_mut())
+            .filter_map(serde_json::Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+            .find(|operation| operation["operationId"] == from)
+            .and_then(|operation| operation.pointer_mut("/responses/200"))
+            .unwrap_or_else(|| panic!("link from {from}: no such operation with a 200"));
+        response["links"][to] = serde_json::json!({
+            "operationId": to,
+            "parameters": { parameter: format!("$response.body#/data/0/{field}") },
+            "description": format!("`{parameter}` is a listed item's `{field}` (here the first one's)."),
+        });
+        self
+    }
+
     /// Marks operations (by operationId) that are served without an API key.
     pub fn public(mut self, operation_ids: &[&str]) -> Mounted {
         self.public
@@ -187,5 +215,36 @@ impl PluginError {
         PluginError {
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::{endpoint::make_sync, EndpointExt};
+    use serde_json::json;
+
+    use super::*;
+
+    fn things() -> Mounted {
+        let spec = json!({"paths": {"/things": {"get": {
+            "operationId": "listThings",
+            "responses": {"200": {"description": "The things."}}
+        }}}});
+        Mounted::new(make_sync(|_| "").map_to_response().boxed(), spec)
+    }
+
+    #[test]
+    fn a_link_goes_on_the_list_s_200_and_names_the_item_s_field() {
+        let mounted = things().link("listThings", "getThing", "thing_id", "id");
+        let link =
+            &mounted.spec["paths"]["/things"]["get"]["responses"]["200"]["links"]["getThing"];
+        assert_eq!(link["operationId"], "getThing");
+        assert_eq!(link["parameters"]["thing_id"], "$response.body#/data/0/id");
+    }
+
+    #[test]
+    #[should_panic(expected = "link from listOthers")]
+    fn a_link_from_an_unknown_operation_is_a_mistake_shown_at_once() {
+        let _ = things().link("listOthers", "getThing", "thing_id", "id");
     }
 }

@@ -144,32 +144,68 @@ struct RateLimitResponse {
     data: RateLimitWindow,
 }
 
-#[derive(ApiResponse)]
-enum YamlDocument {
-    /// The OpenAPI document as YAML.
-    #[oai(status = 200)]
-    Ok(Yaml),
+/// The document as YAML, under the media type the request's `Accept` asks for.
+///
+/// Both are declared: `application/yaml` (the registered type, the default) and
+/// `text/yaml`, which clients that only read JSON and text (openapi-python-client) can
+/// take as a string; without it they leave the operation out.
+struct YamlDocument {
+    yaml: String,
+    content_type: &'static str,
 }
 
-/// A YAML body: documented as the document it holds (any value), not as a string, since
-/// a client reading `application/yaml` parses it.
-struct Yaml(String);
+const APPLICATION_YAML: &str = "application/yaml";
+const TEXT_YAML: &str = "text/yaml; charset=utf-8";
 
-impl poem_openapi::payload::Payload for Yaml {
-    const CONTENT_TYPE: &'static str = "application/yaml";
-
-    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
-        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
-            poem_openapi::registry::MetaSchema::ANY,
-        ))
+impl YamlDocument {
+    /// `text/yaml` when `Accept` names it and not `application/yaml`; otherwise
+    /// `application/yaml`, as before there was a choice.
+    fn negotiate(yaml: String, accept: Option<&str>) -> YamlDocument {
+        let accept = accept.unwrap_or_default().to_ascii_lowercase();
+        let content_type = match accept.contains("text/yaml") && !accept.contains(APPLICATION_YAML)
+        {
+            true => TEXT_YAML,
+            false => APPLICATION_YAML,
+        };
+        YamlDocument { yaml, content_type }
     }
 }
 
-impl poem::IntoResponse for Yaml {
+impl poem_openapi::ApiResponse for YamlDocument {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaSchema, MetaSchemaRef};
+        // `application/yaml` is documented as the document it holds (any value), since a
+        // client reading it parses it; `text/yaml` as the text it is.
+        let any = MetaSchemaRef::Inline(Box::new(MetaSchema::ANY));
+        let text = MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")));
+        poem_openapi::registry::MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The OpenAPI document as YAML.",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType {
+                        content_type: APPLICATION_YAML,
+                        schema: any,
+                    },
+                    MetaMediaType {
+                        content_type: TEXT_YAML,
+                        schema: text,
+                    },
+                ],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_: &mut poem_openapi::registry::Registry) {}
+}
+
+impl poem::IntoResponse for YamlDocument {
     fn into_response(self) -> poem::Response {
         poem::Response::builder()
-            .content_type(<Self as poem_openapi::payload::Payload>::CONTENT_TYPE)
-            .body(self.0)
+            .content_type(self.content_type)
+            .body(self.yaml)
     }
 }
 
@@ -304,14 +340,16 @@ impl SystemApi {
     /// The OpenAPI document (YAML)
     ///
     /// The same document as `/api/v1/openapi.json`, as YAML; for the built-in plugins it
-    /// is the repository's `openapi.yaml`.
+    /// is the repository's `openapi.yaml`. Sent as `application/yaml`, or as `text/yaml`
+    /// when `Accept` asks for that and not `application/yaml`.
     #[oai(
         path = "/openapi.yaml",
         method = "get",
         operation_id = "getOpenApiYaml"
     )]
-    async fn openapi_yaml(&self) -> YamlDocument {
-        YamlDocument::Ok(Yaml(self.document.get().yaml.clone()))
+    async fn openapi_yaml(&self, req: &poem::Request) -> YamlDocument {
+        let accept = req.header(poem::http::header::ACCEPT);
+        YamlDocument::negotiate(self.document.get().yaml.clone(), accept)
     }
 }
 
@@ -343,7 +381,11 @@ pub fn docs_html(document: &ApiDocument) -> String {
         html.contains(&marker),
         "poem-openapi's Swagger UI template changed"
     );
-    html.replacen(&marker, &format!("let spec = {merged};"), 1)
+    // "Try it out" calls the document's first `servers` entry, the default bind; the page
+    // is served by the very server to call, so it points there instead, whatever address
+    // or proxy it came through. The served document itself keeps its `servers`.
+    let this_server = "spec.servers = [{url: window.location.origin, description: \"This server (the page's own address)\"}];";
+    html.replacen(&marker, &format!("let spec = {merged};\n{this_server}"), 1)
         .replacen(
             "<title>Swagger UI</title>",
             "<title>Dashtray API reference</title>",

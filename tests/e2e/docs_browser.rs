@@ -52,4 +52,14 @@ fn docs_render_in_headless_chromium_without_network() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+    // "Try it out" calls the server the page came from, not the document's default bind.
+    let this_server = format!("<option value=\"{}\"", server.base);
+    assert!(
+        dom.contains(&this_server),
+        "the servers list lacks {this_server}"
+    );
+    assert!(
+        !dom.contains("<option value=\"http://127.0.0.1:8080\""),
+        "the servers list still offers the document's default bind"
+    );
 }

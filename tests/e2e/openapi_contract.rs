@@ -42,6 +42,24 @@ async fn served_json_and_yaml_equal_the_committed_contract() {
     assert_eq!(resp.headers()["content-type"], "application/yaml");
     let yaml: Value = serde_yaml::from_str(&resp.text().await.unwrap()).unwrap();
     assert_same_document(&yaml, &committed(), "/api/v1/openapi.yaml");
+
+    // The two media types the operation declares, each when `Accept` asks for it.
+    for (accept, expected) in [
+        ("text/yaml", "text/yaml; charset=utf-8"),
+        ("text/yaml, application/yaml", "application/yaml"),
+        ("application/problem+json", "application/yaml"),
+    ] {
+        let resp = client()
+            .get(server.url("/api/v1/openapi.yaml"))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "Accept: {accept}");
+        assert_eq!(resp.headers()["content-type"], expected, "Accept: {accept}");
+        let yaml: Value = serde_yaml::from_str(&resp.text().await.unwrap()).unwrap();
+        assert_same_document(&yaml, &committed(), "/api/v1/openapi.yaml");
+    }
 }
 
 #[test]

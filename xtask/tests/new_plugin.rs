@@ -37,10 +37,13 @@ fn copy_workspace(root: &Path, copy: &Path) {
         std::fs::remove_dir_all(copy).unwrap();
     }
     std::fs::create_dir_all(copy).unwrap();
-    for file in ["Cargo.toml", "Cargo.lock"] {
+    // openapi.yaml: clients/rust generates its code from it when it builds.
+    for file in ["Cargo.toml", "Cargo.lock", "openapi.yaml"] {
         std::fs::copy(root.join(file), copy.join(file)).unwrap();
     }
-    for dir in [".cargo", "benches", "core", "plugins", "src", "xtask"] {
+    for dir in [
+        ".cargo", "benches", "clients", "core", "plugins", "src", "xtask",
+    ] {
         copy_dir(&root.join(dir), &copy.join(dir));
     }
 }

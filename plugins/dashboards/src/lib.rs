@@ -25,6 +25,11 @@ impl Plugin for DashboardsPlugin {
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
         let api = api::DashboardsApi::new(cx.db().clone());
-        Ok(Mounted::from_api(api)?.scope(SCOPE))
+        Ok(Mounted::from_api(api)?.scope(SCOPE).link(
+            "listDashboards",
+            "getDashboard",
+            "dashboard_id",
+            "id",
+        ))
     }
 }

@@ -25,6 +25,11 @@ impl Plugin for IntegrationsPlugin {
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
         let api = api::IntegrationsApi::new(cx.db().clone());
-        Ok(Mounted::from_api(api)?.scope(SCOPE))
+        Ok(Mounted::from_api(api)?.scope(SCOPE).link(
+            "listIntegrations",
+            "getIntegration",
+            "integration_id",
+            "id",
+        ))
     }
 }

@@ -144,12 +144,17 @@ impl MetricsApi {
         offset: Query<u64>,
         /// The position to continue from: `pagination.nextCursor` of the previous page.
         /// Stays fast however deep the list goes; use it instead of `offset`.
+        // A cursor is never empty: saying so in the schema keeps generated clients and
+        // fuzzers from sending the `cursor=` the server refuses.
+        #[oai(validator(min_length = 1))]
         cursor: Query<Option<String>>,
         /// One metric id, or several separated by commas (`mrr,churn`).
         metric_id: Query<Option<Patterned<MetricIdListRule>>>,
         /// From this date (`2024-01-01`) or date-time with offset (`2024-01-01T00:00:00Z`), inclusive.
+        /// Not after `end_date`: a later start is refused with 400.
         start_date: Query<Option<DateParam>>,
         /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
+        /// Not before `start_date`: an earlier end is refused with 400.
         end_date: Query<Option<DateParam>>,
     ) -> Result<ListResponse, ApiError> {
         let filter = Filter::parse(
@@ -217,21 +222,25 @@ impl MetricsApi {
         principal: Data<&Principal>,
         /// The metric, e.g. `mrr`.
         metric_id: Path<Patterned<MetricIdRule>>,
-        /// From this date or date-time, inclusive.
+        /// From this date or date-time, inclusive. Not after `end_date`: a later start is
+        /// refused with 400.
         start_date: Query<DateParam>,
         /// Up to this date or date-time, inclusive; a date includes its whole day (UTC).
+        /// Not before `start_date`: an earlier end is refused with 400.
         end_date: Query<DateParam>,
-        /// Bucket width.
-        #[oai(default = "default_interval")]
-        interval: Query<IntervalParam>,
-        /// How a bucket's points are combined.
-        #[oai(default = "default_aggregate")]
-        agg: Query<AggregateParam>,
+        /// Bucket width; `day` when absent.
+        // Optional rather than `#[oai(default)]`: a default beside the enum's `$ref` is
+        // written as `allOf`, which openapi-generator types as `Any`; OpenAPI 3.0 has no
+        // other place for it, so the description states it.
+        interval: Query<Option<IntervalParam>>,
+        /// How a bucket's points are combined; `sum` when absent.
+        agg: Query<Option<AggregateParam>>,
     ) -> Result<Json<TimeSeriesResponse>, ApiError> {
         let metric_id = metric_id.0.into_inner();
         let (start, end) = dates::range(Some(start_date.0.as_str()), Some(end_date.0.as_str()))?;
         let (start, end) = (start.expect("given"), end.expect("given"));
-        let (interval_param, agg_param) = (interval.0, agg.0);
+        let interval_param = interval.0.unwrap_or(IntervalParam::Day);
+        let agg_param = agg.0.unwrap_or(AggregateParam::Sum);
         let interval = to_interval(interval_param);
         let buckets = interval.buckets(start, end).ok_or_else(|| {
             ApiError::invalid_parameter(
@@ -274,14 +283,6 @@ impl MetricsApi {
             },
         }))
     }
-}
-
-fn default_interval() -> IntervalParam {
-    IntervalParam::Day
-}
-
-fn default_aggregate() -> AggregateParam {
-    AggregateParam::Sum
 }
 
 fn to_interval(param: IntervalParam) -> Interval {

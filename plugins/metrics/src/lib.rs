@@ -48,6 +48,11 @@ impl Plugin for MetricsPlugin {
         let api = api::MetricsApi {
             db: cx.db().clone(),
         };
-        Ok(Mounted::from_api(api)?.scope(SCOPE))
+        Ok(Mounted::from_api(api)?.scope(SCOPE).link(
+            "listMetrics",
+            "getMetricTimeSeries",
+            "metric_id",
+            "metricId",
+        ))
     }
 }
