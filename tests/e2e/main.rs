@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admin;
 mod auth;
 mod caching;
 mod cli;
@@ -22,3 +23,4 @@ mod ratelimit;
 mod shutdown;
 mod snapshots;
 mod snippets;
+mod traces;
