@@ -27,6 +27,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub plugins: PluginsConfig,
     pub log: LogConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -38,6 +40,9 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// How long a stopping server waits for in-flight requests before it closes them.
     pub shutdown_timeout_secs: u64,
+    /// Where operators' endpoints (metrics, probes) listen; none (the default) serves none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -128,12 +133,22 @@ pub struct LogConfig {
     pub level: LogLevel,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// An OTLP/HTTP collector's base URL (`http://collector:4318`): request spans are
+    /// exported to its `/v1/traces`. None (the default) exports nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             server: ServerConfig {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 shutdown_timeout_secs: 30,
+                admin_bind: None,
             },
             database: DatabaseConfig {
                 url: DatabaseUrl::parse("sqlite://dashtray.db").expect("default url is valid"),
@@ -164,6 +179,7 @@ impl Default for Config {
                 format: LogFormat::Pretty,
                 level: LogLevel("info".into()),
             },
+            telemetry: TelemetryConfig::default(),
             plugin: BTreeMap::new(),
         }
     }
@@ -287,6 +303,43 @@ impl Config {
                 "database.max_connections",
                 "must be at least 1",
             ));
+        }
+        self.validate_operators(figment)
+    }
+
+    /// The admin listener and the trace export: their own address, a collector's URL.
+    fn validate_operators(&self, figment: &Figment) -> Result<(), ConfigError> {
+        if let Some(admin) = self.server.admin_bind {
+            // Port 0 picks a free port for each, so two zeros are two addresses.
+            let same_port = admin.port() == self.server.bind.port() && admin.port() != 0;
+            let overlapping = admin.ip() == self.server.bind.ip()
+                || admin.ip().is_unspecified()
+                || self.server.bind.ip().is_unspecified();
+            if same_port && overlapping {
+                return Err(ConfigError::at(
+                    figment,
+                    "server.admin_bind",
+                    format!(
+                        "{admin} is the public address (`server.bind` = {}): metrics and probes \
+                         need an address of their own",
+                        self.server.bind
+                    ),
+                ));
+            }
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint {
+            let valid = url::Url::parse(endpoint)
+                .is_ok_and(|u| u.scheme() == "http" && u.host().is_some() && u.query().is_none());
+            if !valid {
+                return Err(ConfigError::at(
+                    figment,
+                    "telemetry.otlp_endpoint",
+                    format!(
+                        "`{endpoint}` is not a collector's OTLP/HTTP URL such as \
+                         `http://collector:4318` (plain HTTP: run the collector beside the server)"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -713,6 +766,63 @@ mod tests {
             jail.set_env("DASHTRAY_LOG__LEVEL", "loud=[");
             let err = load_in_jail(ConfigSources::default()).unwrap_err();
             assert_eq!(err.key, "log.level");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_admin_listener_cannot_share_the_public_address() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_SERVER__BIND", "127.0.0.1:8080");
+            jail.set_env("DASHTRAY_SERVER__ADMIN_BIND", "0.0.0.0:8080");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "server.admin_bind");
+            assert_eq!(
+                err.source,
+                "environment variable DASHTRAY_SERVER__ADMIN_BIND"
+            );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_SERVER__ADMIN_BIND", "127.0.0.1:9090");
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(
+                config.server.admin_bind,
+                Some(SocketAddr::from(([127, 0, 0, 1], 9090)))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_admin_bind_flag_names_the_key_and_flag() {
+        Jail::expect_with(|_| {
+            let flags =
+                ConfigSources::default().flag("server.admin_bind", "localhost", "--admin-bind");
+            let err = load_in_jail(flags).unwrap_err();
+            assert_eq!(err.key, "server.admin_bind");
+            assert_eq!(err.source, "command-line flag --admin-bind");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_otlp_endpoint_must_be_a_collectors_http_url() {
+        for bad in ["collector:4318", "https://collector:4318", "http://"] {
+            Jail::expect_with(|jail| {
+                jail.set_env("DASHTRAY_TELEMETRY__OTLP_ENDPOINT", bad);
+                let err = load_in_jail(ConfigSources::default()).unwrap_err();
+                assert_eq!(err.key, "telemetry.otlp_endpoint", "{bad}");
+                Ok(())
+            });
+        }
+        Jail::expect_with(|jail| {
+            jail.set_env("DASHTRAY_TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4318");
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(
+                config.telemetry.otlp_endpoint.as_deref(),
+                Some("http://127.0.0.1:4318")
+            );
             Ok(())
         });
     }

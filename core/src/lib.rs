@@ -13,8 +13,11 @@
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
 //! - [`ratelimit`]: per-project budgets over memory, the database or Redis;
 //! - [`services`]: what a running server shares (database, clock, auth and limits);
-//! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document.
+//! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document;
+//! - [`admin`]: the admin listener (metrics, probes); [`telemetry`]: logs, metrics and
+//!   traces.
 
+pub mod admin;
 pub mod auth;
 pub mod clock;
 pub mod config;

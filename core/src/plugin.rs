@@ -52,6 +52,10 @@ impl PluginContext {
         &self.services.db
     }
 
+    pub(crate) fn services(&self) -> &Services {
+        &self.services
+    }
+
     pub fn clock(&self) -> &SharedClock {
         &self.services.clock
     }

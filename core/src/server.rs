@@ -1,4 +1,5 @@
-//! `serve`: open the database, migrate, mount, listen, and stop gracefully.
+//! `serve`: open the database, migrate, mount, listen, and stop gracefully; and, when
+//! `server.admin_bind` is set, the admin listener beside it ([`crate::admin`]).
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -6,8 +7,16 @@ use poem::{
     listener::{Acceptor, Listener, TcpListener},
     Server,
 };
+use tokio::{sync::oneshot, task::JoinHandle};
 
-use crate::{config::Config, db::Db, http, registry::Registry, services::Services};
+use crate::{
+    admin::{self, Lifecycle},
+    config::Config,
+    db::Db,
+    http,
+    registry::Registry,
+    services::Services,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -25,38 +34,53 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// Where a started server listens (useful with port 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listening {
+    pub public: SocketAddr,
+    /// The admin listener's address, when `server.admin_bind` is set.
+    pub admin: Option<SocketAddr>,
+}
+
+/// How long the admin listener lets a scrape or probe finish once the server has stopped.
+const ADMIN_GRACE: Duration = Duration::from_secs(1);
+
 /// Serves until `shutdown` completes, then stops accepting connections and lets
 /// in-flight requests finish (up to `server.shutdown_timeout_secs`).
 ///
-/// `on_listening` gets the bound address (useful with port 0) before the first request.
+/// The admin listener, if configured, starts first, so that probes see the migrations
+/// run, and stops last, so that they see the shutdown. `on_listening` gets the bound
+/// addresses before the first request.
 pub async fn serve(
     config: &Config,
     registry: &Registry,
     db: Db,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(Listening),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    registry.migrate(&db, config).await?;
     let services = Services::system(config.clone(), db.clone());
+    let lifecycle = Lifecycle::new();
+    let admin = match config.server.admin_bind {
+        Some(addr) => Some(AdminListener::start(addr, &services, &lifecycle).await?),
+        None => None,
+    };
+    registry.migrate(&db, config).await?;
+    lifecycle.migrated();
     let api = registry.mount(&services)?;
     let app = http::app(api, &services);
 
-    let addr = config.server.bind;
-    let acceptor = TcpListener::bind(addr)
-        .into_acceptor()
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    let bound = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .unwrap_or(addr);
-    tracing::info!(%bound, database = %config.database.url.redacted(), "listening");
-    on_listening(bound);
+    let (acceptor, bound) = listen(config.server.bind).await?;
+    let admin_addr = admin.as_ref().map(|admin| admin.addr);
+    tracing::info!(%bound, admin = ?admin_addr, database = %config.database.url.redacted(), "listening");
+    on_listening(Listening {
+        public: bound,
+        admin: admin_addr,
+    });
 
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let shutdown = async {
         shutdown.await;
+        lifecycle.stopping();
         tracing::info!(
             grace_secs = grace.as_secs(),
             "shutting down: finishing in-flight requests"
@@ -66,9 +90,66 @@ pub async fn serve(
         .idle_timeout(Duration::from_secs(config.http.idle_timeout_secs))
         .run_with_graceful_shutdown(app, shutdown, Some(grace))
         .await?;
+    if let Some(admin) = admin {
+        admin.stop().await;
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds `addr`; the acceptor and the address it got.
+async fn listen(addr: SocketAddr) -> Result<(impl Acceptor, SocketAddr), ServeError> {
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .unwrap_or(addr);
+    Ok((acceptor, bound))
+}
+
+/// The admin listener, serving in a task of its own until stopped (or dropped).
+struct AdminListener {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl AdminListener {
+    async fn start(
+        addr: SocketAddr,
+        services: &Services,
+        lifecycle: &std::sync::Arc<Lifecycle>,
+    ) -> Result<AdminListener, ServeError> {
+        let (acceptor, addr) = listen(addr).await?;
+        let app = admin::app(services.clone(), lifecycle.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                // A dropped sender (serve failed before the end) stops it too.
+                let _ = stopped.await;
+            };
+            Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(app, stopped, Some(ADMIN_GRACE))
+                .await
+        });
+        Ok(AdminListener { addr, stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the admin listener stopped with an error")
+            }
+            Err(err) => tracing::warn!(error = %err, "the admin listener failed"),
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

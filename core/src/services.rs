@@ -1,5 +1,6 @@
-//! The long-lived parts a running server shares: configuration, database, clock, and
-//! the auth step's state. Built once per process (or per test) and handed to plugins.
+//! The long-lived parts a running server shares: configuration, database (and the
+//! status its health checks keep), clock, the auth step's state, and the metrics. Built
+//! once per process (or per test) and handed to plugins.
 
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use crate::{
         store::{CounterStore, DatabaseStore, MemoryStore, RedisStore},
         Limiter,
     },
+    system::DatabaseStatus,
+    telemetry::metrics::Metrics,
 };
 
 #[derive(Clone)]
@@ -24,11 +27,19 @@ pub struct Services {
     pub authenticator: Arc<Authenticator>,
     pub guard: Arc<Guard>,
     pub limiter: Arc<Limiter>,
+    /// Whether the database answers, as `/api/v1/health` and `/readyz` report it.
+    pub database: Arc<DatabaseStatus>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Services {
     pub fn new(config: Config, db: Db, clock: SharedClock) -> Services {
-        let limiter = Limiter::new(&config.ratelimit, counter_store(&config, &db));
+        let metrics = Arc::new(Metrics::new());
+        let limiter = Limiter::new(
+            &config.ratelimit,
+            counter_store(&config, &db),
+            metrics.ratelimit_decisions(),
+        );
         let hasher = KeyHasher::new(config.auth.pepper.as_ref().map(|p| p.expose()));
         let authenticator = Authenticator::new(
             db.clone(),
@@ -36,14 +47,20 @@ impl Services {
             clock.clone(),
             config.auth.cache_ttl_secs,
         );
-        let guard = Guard::new(config.auth.failed_per_minute.0, clock.clone());
+        let guard = Guard::new(
+            config.auth.failed_per_minute.0,
+            clock.clone(),
+            metrics.auth_failures(),
+        );
         Services {
             config: Arc::new(config),
-            db,
             clock,
             authenticator: Arc::new(authenticator),
             guard: Arc::new(guard),
             limiter: Arc::new(limiter),
+            database: DatabaseStatus::new(db.clone()),
+            db,
+            metrics,
         }
     }
 

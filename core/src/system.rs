@@ -71,7 +71,7 @@ impl Plugin for SystemPlugin {
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
         let api = SystemApi {
-            database: DatabaseStatus::new(cx.db().clone()),
+            database: cx.services().database.clone(),
             document: self.document.clone(),
         };
         Ok(Mounted::from_api(api)?
@@ -220,11 +220,12 @@ const CHECK_EVERY: Duration = Duration::from_millis(250);
 /// success, health answers 503, whether the check that is due failed or still waits.
 const STATUS_FRESH_FOR: Duration = Duration::from_secs(1);
 
-/// The database's state as `/health` reports it, kept current by a check the server runs
-/// itself every [`CHECK_EVERY`], not by the requests: a health check under load costs no
-/// query, and a database that stops answering shows as 503 within [`STATUS_FRESH_FOR`]
-/// of its last answer, a returning one as 200 within a check.
-struct DatabaseStatus {
+/// The database's state as `/health` and the admin listener's `/readyz` report it, kept
+/// current by a check the server runs itself every [`CHECK_EVERY`], not by the requests:
+/// a health check under load costs no query, and a database that stops answering shows
+/// as 503 within [`STATUS_FRESH_FOR`] of its last answer, a returning one as 200 within a
+/// check.
+pub struct DatabaseStatus {
     db: Db,
     /// When the status was created: the origin of `ok_until_ms`.
     epoch: Instant,
@@ -236,7 +237,7 @@ struct DatabaseStatus {
 }
 
 impl DatabaseStatus {
-    fn new(db: Db) -> Arc<DatabaseStatus> {
+    pub(crate) fn new(db: Db) -> Arc<DatabaseStatus> {
         Arc::new(DatabaseStatus {
             db,
             epoch: Instant::now(),
@@ -255,7 +256,7 @@ impl DatabaseStatus {
 
     /// Whether the database answers: the current status, once the checks run; the first
     /// request checks before answering and starts them.
-    async fn is_ok(self: &Arc<Self>) -> bool {
+    pub async fn is_ok(self: &Arc<Self>) -> bool {
         self.started
             .get_or_init(|| async {
                 self.check().await;

@@ -13,6 +13,7 @@ use dashtray_core::{
         store::{CounterStore, DatabaseStore, MemoryStore, RedisStore},
         Limiter,
     },
+    telemetry::metrics::{Decision, Metrics, RateLimitDecisions},
     testing::{service_url, TestApp, TestDb, REDIS_ENV},
     Config,
 };
@@ -40,12 +41,30 @@ fn limiter_config(policy: StoreFailurePolicy) -> RateLimitConfig {
     config
 }
 
-/// 1,500 requests at once against a budget of 1,000: exactly 1,000 pass.
+/// A limiter on `store` and the decisions it records.
+fn limiter(
+    policy: StoreFailurePolicy,
+    store: Box<dyn CounterStore>,
+) -> (Limiter, RateLimitDecisions) {
+    let decisions = Metrics::new().ratelimit_decisions();
+    let limiter = Limiter::new(&limiter_config(policy), store, decisions.clone());
+    (limiter, decisions)
+}
+
+/// How many requests got each decision: (allowed, limited, store_error).
+fn decided(decisions: &RateLimitDecisions) -> (u64, u64, u64) {
+    (
+        decisions.count(Decision::Allowed),
+        decisions.count(Decision::Limited),
+        decisions.count(Decision::StoreError),
+    )
+}
+
+/// 1,500 requests at once against a budget of 1,000: exactly 1,000 pass, and the
+/// decisions metric says so.
 async fn exact_under_concurrency(store: Box<dyn CounterStore>) {
-    let limiter = Arc::new(Limiter::new(
-        &limiter_config(StoreFailurePolicy::Closed),
-        store,
-    ));
+    let (limiter, decisions) = limiter(StoreFailurePolicy::Closed, store);
+    let limiter = Arc::new(limiter);
     let project = format!("prj_{}", dashtray_core::auth::key::random_base62(16));
     let caller = principal(&project, Some(1000));
     let tasks: Vec<_> = (0..1500)
@@ -61,6 +80,7 @@ async fn exact_under_concurrency(store: Box<dyn CounterStore>) {
     assert_eq!(allowed, 1000);
     let usage = limiter.peek(&caller, T0 + 5).await.unwrap();
     assert_eq!((usage.used, usage.remaining), (1000, 0));
+    assert_eq!(decided(&decisions), (1000, 500, 0), "a look is no decision");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,17 +111,23 @@ async fn an_unreachable_redis_fails_open_or_closed_as_configured() {
     };
     let caller = principal("prj_x", Some(2));
 
-    let open = Limiter::new(&limiter_config(StoreFailurePolicy::Open), dead());
+    let (open, open_decisions) = limiter(StoreFailurePolicy::Open, dead());
     let first = open.hit(&caller, T0).await.expect("open: served");
     assert!(first.allowed);
     let second = open.hit(&caller, T0).await.unwrap();
     assert!(second.allowed, "open serves the node's whole budget");
     let third = open.hit(&caller, T0).await.unwrap();
     assert!(!third.allowed, "open still caps per node");
+    assert_eq!(
+        decided(&open_decisions),
+        (0, 0, 3),
+        "every decision the store failed to make is a store error, served or not"
+    );
 
-    let closed = Limiter::new(&limiter_config(StoreFailurePolicy::Closed), dead());
+    let (closed, closed_decisions) = limiter(StoreFailurePolicy::Closed, dead());
     let err = closed.hit(&caller, T0).await.unwrap_err();
     assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(decided(&closed_decisions), (0, 0, 1));
 }
 
 on_each_backend! {

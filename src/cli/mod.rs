@@ -122,7 +122,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         sources = args.flags(sources);
     }
     let config = Config::load(&sources)?;
-    dashtray_core::telemetry::init(&config.log);
+    // Kept to the end: dropping it sends the spans still waiting for the collector.
+    let _telemetry = dashtray_core::telemetry::init(&config.log, &config.telemetry)?;
     let cx = Context {
         config,
         json: cli.json,

@@ -1,7 +1,7 @@
 //! A database that goes away: health answers 503, the server stays up and serves what
 //! needs no database, and everything recovers without a restart when it is back.
 
-use std::{net::ToSocketAddrs, time::Duration};
+use std::time::Duration;
 
 use dashtray_core::testing::{Backend, TestDb};
 use reqwest::StatusCode;
@@ -19,15 +19,7 @@ async fn postgres_outage_gives_503_then_recovers_by_itself() {
     let Some(db) = TestDb::new(Backend::Postgres).await else {
         return;
     };
-    let mut url = url::Url::parse(db.url()).unwrap();
-    let target = (url.host_str().unwrap(), url.port().unwrap_or(5432))
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(target).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(proxy.addr.port())).unwrap();
+    let (proxy, url) = Proxy::in_front_of(&db).await;
     let mut server = Server::start(&[
         ("DASHTRAY_DATABASE__URL", url.as_str()),
         ("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "1000"),

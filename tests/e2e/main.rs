@@ -3,6 +3,7 @@
 
 mod support;
 
+mod admin;
 mod auth;
 mod caching;
 mod cli;
@@ -23,3 +24,4 @@ mod rust_client;
 mod shutdown;
 mod snapshots;
 mod snippets;
+mod traces;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use dashtray_core::testing::Backend;
 use reqwest::StatusCode;
 
-use crate::support::{client, project_with_key, Server, TableLock, TestDb};
+use crate::support::{client, project_with_key, HeldRequest, Server, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_slow_request_finish() {
@@ -16,16 +16,7 @@ async fn sigterm_lets_a_slow_request_finish() {
     let signal = "TERM";
     let mut server = Server::on(&db, &[("DASHTRAY_DATABASE__ACQUIRE_TIMEOUT_MS", "20000")]);
     let (_, _, key) = project_with_key(&db, "Shutdown", "scale", None);
-    let lock = TableLock::take(&db, "metric_points").await;
-
-    let in_flight = tokio::spawn(
-        client()
-            .get(server.url("/api/v1/metrics?limit=1"))
-            .bearer_auth(&key)
-            .send(),
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!in_flight.is_finished(), "the request waits on the lock");
+    let held = HeldRequest::hold(&server, &db, &key).await;
 
     server.signal(signal);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -45,18 +36,8 @@ async fn sigterm_lets_a_slow_request_finish() {
         other => panic!("new connections are refused while draining: {other:?}"),
     }
 
-    drop(lock);
-    let resp = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request is answered");
-    assert_eq!(resp.status(), StatusCode::OK);
-    let status = server.wait_exit(Duration::from_secs(15));
-    assert!(
-        status.success(),
-        "exit status {status:?}\n{}",
-        server.logs()
-    );
+    held.release().await;
+    server.wait_clean_exit();
     assert!(server.logs().contains("shutting down"), "{}", server.logs());
 }
 

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use poem::Request;
+use prometheus_client::metrics::counter::Counter;
 
 use super::{authenticator::AuthOutcome, failures::FailureLimiter, model::Principal};
 use crate::{
@@ -27,13 +28,16 @@ pub struct Policy {
 pub struct Guard {
     failures: FailureLimiter,
     clock: SharedClock,
+    /// `dashtray_auth_failures_total`.
+    failed: Counter,
 }
 
 impl Guard {
-    pub fn new(failed_per_minute: u32, clock: SharedClock) -> Self {
+    pub fn new(failed_per_minute: u32, clock: SharedClock, failed: Counter) -> Self {
         Guard {
             failures: FailureLimiter::new(failed_per_minute),
             clock,
+            failed,
         }
     }
 
@@ -67,6 +71,7 @@ impl Guard {
     }
 
     fn unauthenticated(&self, ip: IpAddr) -> ApiError {
+        self.failed.inc();
         match self.failures.fail(ip, self.clock.now_millis()) {
             Some(retry_after) => ApiError::new(
                 ErrorCode::RateLimited,

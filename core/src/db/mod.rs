@@ -143,6 +143,14 @@ impl Db {
         }
     }
 
+    /// The pool's open connections, for the `dashtray_db_pool_connections` gauge.
+    pub fn pool_status(&self) -> PoolStatus {
+        match &*self.backend {
+            Backend::Sqlite(pool) => pool.status(),
+            Backend::Postgres(pool) => pool.status(),
+        }
+    }
+
     /// A transaction: committed by [`Tx::commit`], rolled back if dropped before.
     pub async fn begin(&self) -> Result<Tx, DbError> {
         let mut conn = self.acquire().await?;
@@ -188,6 +196,13 @@ impl Db {
         .await?;
         Ok(u64::try_from(total).unwrap_or(0))
     }
+}
+
+/// The pool's open connections: waiting in the pool, and lent out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub idle: usize,
+    pub used: usize,
 }
 
 /// A transaction on one connection. Dropped without [`Tx::commit`], it rolls back.

@@ -69,6 +69,14 @@ impl Pool {
         }
     }
 
+    pub(super) fn status(&self) -> super::PoolStatus {
+        let status = self.pool.status();
+        super::PoolStatus {
+            idle: status.available,
+            used: status.size.saturating_sub(status.available),
+        }
+    }
+
     pub(super) fn close(&self) {
         self.pool.close();
     }

@@ -38,6 +38,8 @@ struct Inner {
     target: Target,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
+    /// How many connections may be lent at once: the permits there are in all.
+    size: usize,
     acquire_timeout: Duration,
 }
 
@@ -88,6 +90,7 @@ impl Pool {
                 target,
                 idle: Mutex::new(Vec::new()),
                 permits: Arc::new(Semaphore::new(size)),
+                size,
                 acquire_timeout: Duration::from_millis(config.acquire_timeout_ms),
             }),
         }
@@ -129,6 +132,14 @@ impl Pool {
             pool: self.inner.clone(),
             _permit: permit,
         })
+    }
+
+    /// A lent connection holds a permit; an idle one waits in `idle`.
+    pub(super) fn status(&self) -> super::PoolStatus {
+        super::PoolStatus {
+            idle: self.inner.lock_idle().len(),
+            used: (self.inner.size).saturating_sub(self.inner.permits.available_permits()),
+        }
     }
 
     pub(super) fn close(&self) {

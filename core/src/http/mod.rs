@@ -27,7 +27,10 @@ use poem::{
     Endpoint, EndpointExt, Response, Route,
 };
 
-use crate::{registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html};
+use crate::{
+    registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html,
+    telemetry::metrics::UNMATCHED,
+};
 use layer::Layer;
 
 /// The whole HTTP application for a mounted API.
@@ -65,7 +68,10 @@ fn layers(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respon
             !http.cors_allowed_origins.is_empty(),
             cors(&http.cors_allowed_origins),
         )
-        .with(Layer(trace::Trace));
+        .with(Layer(trace::Trace::new(
+            services.metrics.operation(UNMATCHED),
+            services.config.telemetry.otlp_endpoint.is_some(),
+        )));
     routes.with(Layer(request_id::RequestId))
 }
 

@@ -19,17 +19,21 @@ use crate::{
         conditional::ConditionalGet,
         errors::{not_found_route, to_api_error},
         layer::Step,
+        trace,
     },
     plugin::{Endpoints, SharedEndpoint},
     ratelimit::{headers, Usage},
     services::Services,
     spec::ApiDocument,
+    telemetry::metrics::OperationMetrics,
 };
 
-/// One operation: the plugin endpoint that serves it and what it requires.
+/// One operation: the plugin endpoint that serves it, what it requires, and where its
+/// answers are counted.
 struct Operation {
     endpoint: SharedEndpoint,
     policy: Policy,
+    metrics: Arc<OperationMetrics>,
 }
 
 /// The methods one path serves, each to its plugin's endpoint.
@@ -154,6 +158,7 @@ impl Endpoint for PathEndpoint {
         let Some(operation) = self.methods.get(lookup) else {
             return Err(ApiError::method_not_allowed(method.as_str(), self.allow.clone()).into());
         };
+        trace::matched(&operation.metrics);
         // Authorisation and counting happen here, where the operation's policy is known.
         match operation.policy.public {
             true => self.call_plugin(req, operation).await,
@@ -200,6 +205,7 @@ pub(crate) fn api_routes(
                 scope: op.scope.clone(),
                 counted: op.counted,
             },
+            metrics: services.metrics.operation(&op.operation_id),
         };
         by_path
             .entry(poem_path(&op.path))

@@ -19,6 +19,7 @@ use crate::{
     auth::{Plan, Principal},
     config::{RateLimitConfig, StoreFailurePolicy},
     error::ApiError,
+    telemetry::metrics::{Decision, RateLimitDecisions},
 };
 pub use store::{CounterStore, MemoryStore, StoreError};
 
@@ -67,10 +68,17 @@ pub struct Limiter {
     default_per_hour: u64,
     per_plan: BTreeMap<Plan, u64>,
     last_warning: AtomicI64,
+    decisions: RateLimitDecisions,
 }
 
 impl Limiter {
-    pub fn new(config: &RateLimitConfig, store: Box<dyn CounterStore>) -> Limiter {
+    /// A limiter counting through `store`, its decisions on counted requests recorded
+    /// in `decisions`.
+    pub fn new(
+        config: &RateLimitConfig,
+        store: Box<dyn CounterStore>,
+        decisions: RateLimitDecisions,
+    ) -> Limiter {
         Limiter {
             store,
             fallback: MemoryStore::default(),
@@ -83,6 +91,7 @@ impl Limiter {
                 .map(|(plan, n)| (*plan, u64::from(n.0)))
                 .collect(),
             last_warning: AtomicI64::new(i64::MIN),
+            decisions,
         }
     }
 
@@ -123,11 +132,23 @@ impl Limiter {
         let counted = tokio::time::timeout(self.timeout, self.store.add(project, window, delta))
             .await
             .unwrap_or(Err(StoreError::Timeout));
-        let count = match counted {
-            Ok(count) => count,
-            Err(err) => self.on_failure(err, project, window, delta, now).await?,
+        let (count, store_failed) = match counted {
+            Ok(count) => (Ok(count), false),
+            Err(err) => (
+                self.on_failure(err, project, window, delta, now).await,
+                true,
+            ),
         };
-        Ok(Usage::new(limit, count.max(0) as u64, window, now))
+        let usage = count.map(|count| Usage::new(limit, count.max(0) as u64, window, now));
+        // Only a counted request is a decision; a look at the window decides nothing.
+        if delta > 0 {
+            self.decisions.record(match &usage {
+                _ if store_failed => Decision::StoreError,
+                Ok(usage) if !usage.allowed => Decision::Limited,
+                _ => Decision::Allowed,
+            });
+        }
+        usage
     }
 
     async fn on_failure(

@@ -55,6 +55,11 @@ impl Server {
         Server::spawn(env, &[])
     }
 
+    /// Starts the server with its admin listener on a free port (`--admin-bind`).
+    pub fn with_admin(env: &[(&str, &str)]) -> Server {
+        Server::spawn(env, &["--admin-bind", "127.0.0.1:0"])
+    }
+
     fn spawn(env: &[(&str, &str)], extra_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("scratch folder");
         let log = dir.path().join("server.log");
@@ -101,6 +106,16 @@ impl Server {
         (server, key)
     }
 
+    /// Starts the server on a test database, with its admin listener.
+    pub fn on_with_admin(db: &TestDb) -> Server {
+        Server::with_admin(&[("DASHTRAY_DATABASE__URL", db.url())])
+    }
+
+    /// What the server printed when it started (`--json`).
+    pub fn announced(&self) -> &serde_json::Value {
+        &self.announced
+    }
+
     /// Starts the server on a test database.
     pub fn on(db: &TestDb, extra: &[(&str, &str)]) -> Server {
         let mut env = vec![("DASHTRAY_DATABASE__URL", db.url())];
@@ -110,6 +125,14 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `path` on the admin listener, at the address the server announced.
+    pub fn admin_url(&self, path: &str) -> String {
+        let admin = self.announced["admin"]
+            .as_str()
+            .expect("the server announces its admin listener");
+        format!("{admin}{path}")
     }
 
     /// `host:port`, for raw connections.
@@ -154,6 +177,12 @@ impl Server {
 
     pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().expect("poll the server")
+    }
+
+    /// Waits for the process to exit on its own, with status 0.
+    pub fn wait_clean_exit(&mut self) {
+        let status = self.wait_exit(Duration::from_secs(15));
+        assert!(status.success(), "exit status {status:?}\n{}", self.logs());
     }
 
     /// Waits for the process to exit on its own.
@@ -402,6 +431,38 @@ pub fn python_with_requests() -> Option<PathBuf> {
 /// flight from outside the server.
 pub struct TableLock {
     _tx: dashtray_core::db::Tx,
+}
+
+/// A keyed request kept in flight by a lock on the table it reads (Postgres).
+pub struct HeldRequest {
+    lock: TableLock,
+    in_flight: tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+}
+
+impl HeldRequest {
+    pub async fn hold(server: &Server, db: &TestDb, key: &str) -> HeldRequest {
+        let lock = TableLock::take(db, "metric_points").await;
+        let in_flight = tokio::spawn(
+            client()
+                .get(server.url("/api/v1/metrics?limit=1"))
+                .bearer_auth(key)
+                .send(),
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!in_flight.is_finished(), "the request waits on the lock");
+        HeldRequest { lock, in_flight }
+    }
+
+    /// Lets the request go on: it must be answered 200.
+    pub async fn release(self) {
+        drop(self.lock);
+        let resp = self
+            .in_flight
+            .await
+            .unwrap()
+            .expect("the in-flight request is answered");
+        assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    }
 }
 
 impl TableLock {

@@ -11,6 +11,8 @@ use std::{
 
 use tokio::{net::TcpListener, task::JoinHandle};
 
+use super::TestDb;
+
 pub struct Proxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
@@ -61,6 +63,21 @@ impl Proxy {
 
     pub fn bring_up(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// A proxy in front of a Postgres test database, and the database's URL through it.
+    pub async fn in_front_of(db: &TestDb) -> (Proxy, String) {
+        use std::net::ToSocketAddrs;
+        let mut url = url::Url::parse(db.url()).expect("the test database's URL");
+        let target = (url.host_str().unwrap(), url.port().unwrap_or(5432))
+            .to_socket_addrs()
+            .expect("resolve the database")
+            .next()
+            .expect("an address");
+        let proxy = Proxy::start(target).await;
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(proxy.addr.port())).unwrap();
+        (proxy, url.into())
     }
 }
 
