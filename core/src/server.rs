@@ -38,6 +38,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     registry.migrate(&db, config).await?;
     let services = Services::system(config.clone(), db.clone());
+    services.notices.follow(services.authenticator.clone());
     let api = registry.mount(&services)?;
     let app = http::app(api, &services);
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    auth::{key::KeyHasher, Authenticator, Guard},
+    auth::{key::KeyHasher, notices::Notices, Authenticator, Guard},
     clock::{SharedClock, SystemClock},
     config::{Config, RateLimitBackend},
     db::Db,
@@ -24,6 +24,8 @@ pub struct Services {
     pub authenticator: Arc<Authenticator>,
     pub guard: Arc<Guard>,
     pub limiter: Arc<Limiter>,
+    /// Revocations and project changes, told to every server.
+    pub notices: Notices,
 }
 
 impl Services {
@@ -37,7 +39,9 @@ impl Services {
             config.auth.cache_ttl_secs,
         );
         let guard = Guard::new(config.auth.failed_per_minute.0, clock.clone());
+        let notices = Notices::new(&config, db.clone());
         Services {
+            notices,
             config: Arc::new(config),
             db,
             clock,

@@ -62,10 +62,12 @@ impl Plugin for SystemPlugin {
         NAME
     }
 
-    /// Core's own tables: projects and API keys, and the `database` limiter's counters.
+    /// Core's own tables: projects and API keys, the `database` limiter's counters, and
+    /// the auth notices of SQLite deployments.
     fn migrations(&self) -> Vec<crate::migrate::Migration> {
         let mut migrations = crate::auth::store::MIGRATIONS.to_vec();
         migrations.push(crate::ratelimit::store::MIGRATION);
+        migrations.push(crate::auth::notices::MIGRATION);
         migrations
     }
 

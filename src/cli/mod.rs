@@ -13,7 +13,7 @@ mod serve;
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use dashtray_core::{config::ConfigSources, Config, Db, Services};
+use dashtray_core::{auth::notices::Notice, config::ConfigSources, Config, Db, Services};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +81,18 @@ pub async fn open_migrated(cx: &Context) -> anyhow::Result<Services> {
         .migrate(&db, &cx.config)
         .await?;
     Ok(Services::system(cx.config.clone(), db))
+}
+
+/// Tells running servers of a change the command made. The change itself is done, so a
+/// notice that cannot be sent is a warning: servers then see it within
+/// `auth.cache_ttl_secs`.
+pub async fn announce(services: &Services, notice: Notice, now: i64) {
+    if let Err(err) = services.notices.announce(&notice, now).await {
+        eprintln!(
+            "warning: running servers were not told ({err}); they will see the change within \
+             auth.cache_ttl_secs"
+        );
+    }
 }
 
 pub fn main() -> ExitCode {

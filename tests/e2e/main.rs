@@ -19,6 +19,7 @@ mod logging;
 mod openapi_contract;
 mod owasp;
 mod ratelimit;
+mod revocation;
 mod shutdown;
 mod snapshots;
 mod snippets;
