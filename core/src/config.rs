@@ -27,6 +27,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub plugins: PluginsConfig,
     pub log: LogConfig,
+    pub usage: UsageConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -38,6 +39,13 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// How long a stopping server waits for in-flight requests before it closes them.
     pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UsageConfig {
+    /// How often usage counts reach the database (and what a crash can lose).
+    pub flush_secs: PositiveU32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -160,6 +168,9 @@ impl Default for Config {
                 cors_allowed_origins: Vec::new(),
             },
             plugins: PluginsConfig::default(),
+            usage: UsageConfig {
+                flush_secs: PositiveU32(10),
+            },
             log: LogConfig {
                 format: LogFormat::Pretty,
                 level: LogLevel("info".into()),

@@ -39,6 +39,8 @@ pub async fn serve(
     registry.migrate(&db, config).await?;
     let services = Services::system(config.clone(), db.clone());
     services.notices.follow(services.authenticator.clone());
+    let flush_every = Duration::from_secs(config.usage.flush_secs.0.into());
+    services.usage.flush_every(db.clone(), flush_every);
     let api = registry.mount(&services)?;
     let app = http::app(api, &services);
 
@@ -67,6 +69,8 @@ pub async fn serve(
         .idle_timeout(Duration::from_secs(config.http.idle_timeout_secs))
         .run_with_graceful_shutdown(app, shutdown, Some(grace))
         .await?;
+    // What was counted since the last flush; in-flight requests have finished.
+    services.usage.flush(&db).await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

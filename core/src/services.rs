@@ -14,6 +14,7 @@ use crate::{
         store::{CounterStore, DatabaseStore, MemoryStore, RedisStore},
         Limiter,
     },
+    usage::Recorder,
 };
 
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct Services {
     pub limiter: Arc<Limiter>,
     /// Revocations and project changes, told to every server.
     pub notices: Notices,
+    /// Usage counts not yet in the database.
+    pub usage: Arc<Recorder>,
 }
 
 impl Services {
@@ -42,6 +45,7 @@ impl Services {
         let notices = Notices::new(&config, db.clone());
         Services {
             notices,
+            usage: Arc::default(),
             config: Arc::new(config),
             db,
             clock,

@@ -114,11 +114,19 @@ fn describe(k: &KeyRecord, now: i64) -> String {
         (None, Some(at)) if at <= now => "expired",
         _ => "active",
     };
+    let last_used = k
+        .last_used_at
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || "never used".to_owned(),
+            |t| format!("last used {}", t.format("%Y-%m-%d %H:%M UTC")),
+        );
     format!(
-        "{}  {:<24} {:<8} {}",
+        "{}  {:<24} {:<8} {:<28} {}",
         k.id,
         k.name,
         state,
+        last_used,
         k.scopes.join(",")
     )
 }

@@ -9,6 +9,7 @@ mod inspect;
 mod keys;
 mod projects;
 mod serve;
+mod usage;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -55,6 +56,8 @@ enum Command {
     /// Import data into a project.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// A project's request history, by hour or day.
+    Usage(usage::UsageArgs),
 }
 
 /// What every command gets: the loaded configuration and the output mode.
@@ -153,6 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Keys(command) => keys::run(&cx, command).await,
             Command::Demo => demo::run(&cx).await,
             Command::Import(command) => import::run(&cx, command).await,
+            Command::Usage(args) => usage::run(&cx, args).await,
         }
     })
 }

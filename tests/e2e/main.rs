@@ -23,3 +23,4 @@ mod revocation;
 mod shutdown;
 mod snapshots;
 mod snippets;
+mod usage;
