@@ -29,6 +29,7 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    pub usage: UsageConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -43,6 +44,13 @@ pub struct ServerConfig {
     /// Where operators' endpoints (metrics, probes) listen; none (the default) serves none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_bind: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UsageConfig {
+    /// How often usage counts reach the database (and what a crash can lose).
+    pub flush_secs: PositiveU32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -175,6 +183,9 @@ impl Default for Config {
                 cors_allowed_origins: Vec::new(),
             },
             plugins: PluginsConfig::default(),
+            usage: UsageConfig {
+                flush_secs: PositiveU32(10),
+            },
             log: LogConfig {
                 format: LogFormat::Pretty,
                 level: LogLevel("info".into()),

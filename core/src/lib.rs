@@ -41,6 +41,7 @@ pub mod system;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod usage;
 
 pub use auth::Principal;
 pub use config::Config;

@@ -66,6 +66,10 @@ pub async fn serve(
     };
     registry.migrate(&db, config).await?;
     lifecycle.migrated();
+    // Both read tables the migrations make.
+    services.notices.follow(services.authenticator.clone());
+    let flush_every = Duration::from_secs(config.usage.flush_secs.0.into());
+    services.usage.flush_every(db.clone(), flush_every);
     let api = registry.mount(&services)?;
     let app = http::app(api, &services);
 
@@ -90,6 +94,8 @@ pub async fn serve(
         .idle_timeout(Duration::from_secs(config.http.idle_timeout_secs))
         .run_with_graceful_shutdown(app, shutdown, Some(grace))
         .await?;
+    // What was counted since the last flush; in-flight requests have finished.
+    services.usage.flush(&db).await;
     if let Some(admin) = admin {
         admin.stop().await;
     }

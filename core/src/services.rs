@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    auth::{key::KeyHasher, Authenticator, Guard},
+    auth::{key::KeyHasher, notices::Notices, Authenticator, Guard},
     clock::{SharedClock, SystemClock},
     config::{Config, RateLimitBackend},
     db::Db,
@@ -17,6 +17,7 @@ use crate::{
     },
     system::DatabaseStatus,
     telemetry::metrics::Metrics,
+    usage::Recorder,
 };
 
 #[derive(Clone)]
@@ -30,6 +31,10 @@ pub struct Services {
     /// Whether the database answers, as `/api/v1/health` and `/readyz` report it.
     pub database: Arc<DatabaseStatus>,
     pub metrics: Arc<Metrics>,
+    /// Revocations and project changes, told to every server.
+    pub notices: Notices,
+    /// Usage counts not yet in the database.
+    pub usage: Arc<Recorder>,
 }
 
 impl Services {
@@ -52,7 +57,10 @@ impl Services {
             clock.clone(),
             metrics.auth_failures(),
         );
+        let notices = Notices::new(&config, db.clone());
         Services {
+            notices,
+            usage: Arc::default(),
             config: Arc::new(config),
             clock,
             authenticator: Arc::new(authenticator),

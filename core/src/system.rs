@@ -1,5 +1,6 @@
-//! Core's own operations, mounted like any plugin: health, the caller's rate limit and
-//! the API document (and core's tables, as its migrations).
+//! Core's own operations, mounted like any plugin: health, the caller's rate limit, the
+//! usage history (`usage::api`) and the API document (and core's tables, as its
+//! migrations).
 
 use std::{
     sync::{
@@ -62,10 +63,13 @@ impl Plugin for SystemPlugin {
         NAME
     }
 
-    /// Core's own tables: projects and API keys, and the `database` limiter's counters.
+    /// Core's own tables: projects and API keys, the `database` limiter's counters, and
+    /// the auth notices of SQLite deployments, and the usage history.
     fn migrations(&self) -> Vec<crate::migrate::Migration> {
         let mut migrations = crate::auth::store::MIGRATIONS.to_vec();
         migrations.push(crate::ratelimit::store::MIGRATION);
+        migrations.push(crate::auth::notices::MIGRATION);
+        migrations.push(crate::usage::store::MIGRATION);
         migrations
     }
 
@@ -74,9 +78,13 @@ impl Plugin for SystemPlugin {
             database: cx.services().database.clone(),
             document: self.document.clone(),
         };
-        Ok(Mounted::from_api(api)?
+        let usage = crate::usage::api::UsageApi {
+            db: cx.db().clone(),
+            clock: cx.clock().clone(),
+        };
+        Ok(Mounted::from_api((api, usage))?
             .public(&["getHealth", "getOpenApiJson", "getOpenApiYaml"])
-            .uncounted(&["getRateLimit"]))
+            .uncounted(&["getRateLimit", "getUsage"]))
     }
 }
 

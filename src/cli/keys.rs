@@ -4,6 +4,7 @@
 use clap::{Args, Subcommand};
 use dashtray_core::auth::{
     model::{parse_scopes, KeyRecord},
+    notices::Notice,
     store, READ_SCOPES,
 };
 use serde_json::json;
@@ -18,7 +19,7 @@ pub enum KeysCommand {
     Create(CreateArgs),
     /// List a project's keys (never the keys themselves).
     List(ListArgs),
-    /// Revoke a key: a running server may still accept it for `auth.cache_ttl_secs`.
+    /// Revoke a key: every server sharing the database refuses it within a second.
     Revoke(RevokeArgs),
 }
 
@@ -99,6 +100,7 @@ pub async fn run(cx: &Context, command: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Revoke(args) => {
             let record = store::revoke_key(db, &args.key_id, now).await?;
+            super::announce(&services, Notice::Key(record.id.clone()), now).await;
             cx.print(&json!(record), || format!("Revoked key {}", record.id));
         }
     }
@@ -112,11 +114,19 @@ fn describe(k: &KeyRecord, now: i64) -> String {
         (None, Some(at)) if at <= now => "expired",
         _ => "active",
     };
+    let last_used = k
+        .last_used_at
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(
+            || "never used".to_owned(),
+            |t| format!("last used {}", t.format("%Y-%m-%d %H:%M UTC")),
+        );
     format!(
-        "{}  {:<24} {:<8} {}",
+        "{}  {:<24} {:<8} {:<28} {}",
         k.id,
         k.name,
         state,
+        last_used,
         k.scopes.join(",")
     )
 }

@@ -9,11 +9,12 @@ mod inspect;
 mod keys;
 mod projects;
 mod serve;
+mod usage;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use dashtray_core::{config::ConfigSources, Config, Db, Services};
+use dashtray_core::{auth::notices::Notice, config::ConfigSources, Config, Db, Services};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,6 +56,8 @@ enum Command {
     /// Import data into a project.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// A project's request history, by hour or day.
+    Usage(usage::UsageArgs),
 }
 
 /// What every command gets: the loaded configuration and the output mode.
@@ -81,6 +84,18 @@ pub async fn open_migrated(cx: &Context) -> anyhow::Result<Services> {
         .migrate(&db, &cx.config)
         .await?;
     Ok(Services::system(cx.config.clone(), db))
+}
+
+/// Tells running servers of a change the command made. The change itself is done, so a
+/// notice that cannot be sent is a warning: servers then see it within
+/// `auth.cache_ttl_secs`.
+pub async fn announce(services: &Services, notice: Notice, now: i64) {
+    if let Err(err) = services.notices.announce(&notice, now).await {
+        eprintln!(
+            "warning: running servers were not told ({err}); they will see the change within \
+             auth.cache_ttl_secs"
+        );
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -142,6 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Keys(command) => keys::run(&cx, command).await,
             Command::Demo => demo::run(&cx).await,
             Command::Import(command) => import::run(&cx, command).await,
+            Command::Usage(args) => usage::run(&cx, args).await,
         }
     })
 }

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use dashtray_core::auth::{
     model::Project,
+    notices::Notice,
     store::{self, NewProject, ProjectChanges},
     Plan,
 };
@@ -85,6 +86,8 @@ pub async fn run(cx: &Context, command: ProjectsCommand) -> anyhow::Result<()> {
                 rate_limit_per_hour,
             };
             let project = store::update_project(db, &args.id, changes).await?;
+            let now = services.now_millis();
+            super::announce(&services, Notice::Project(project.id.clone()), now).await;
             cx.print(&json!(project), || {
                 format!("Updated project {}", describe(&project))
             });

@@ -167,6 +167,11 @@ impl Authenticator {
         cache.retain(|_, e| e.principal.key_id != key_id);
     }
 
+    /// Forgets every key (after notices may have been missed).
+    pub fn forget_all(&self) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Forgets every key of a project (after its plan changed here).
     pub fn forget_project(&self, project_id: &str) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());

@@ -3,6 +3,7 @@
 //! - [`key`]: the key format, its checksum and its hash;
 //! - [`store`]: the `projects` and `api_keys` tables;
 //! - [`authenticator`]: the auth step of the request path (key → `Principal`, cached);
+//! - [`notices`]: revocations and project changes, told to every server;
 //! - [`guard`]: each operation's policy, enforced where the route is known;
 //! - [`failures`]: failed authentications limited per client address;
 //! - [`model`]: plans, scopes, `Principal`, `Project`, `KeyRecord`.
@@ -12,6 +13,7 @@ pub mod failures;
 pub mod guard;
 pub mod key;
 pub mod model;
+pub mod notices;
 pub mod store;
 
 pub use authenticator::{AuthOutcome, Authenticator};

@@ -22,6 +22,7 @@ mod value;
 
 use std::{borrow::Cow, sync::Arc, time::Duration};
 
+pub use postgres::Listening;
 pub use value::{FromColumn, Value};
 
 use crate::config::{DatabaseConfig, DatabaseKind};
@@ -148,6 +149,15 @@ impl Db {
         match &*self.backend {
             Backend::Sqlite(pool) => pool.status(),
             Backend::Postgres(pool) => pool.status(),
+        }
+    }
+
+    /// Postgres: a connection of its own that `LISTEN`s on `channel` (an identifier, not
+    /// user input). SQLite has no notices: `None`, and the caller polls a table instead.
+    pub async fn listen(&self, channel: &str) -> Option<Result<Listening, DbError>> {
+        match &*self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pool) => Some(pool.listen(channel).await),
         }
     }
 

@@ -21,6 +21,8 @@ use crate::config::DatabaseConfig;
 pub(super) struct Pool {
     pool: deadpool_postgres::Pool,
     acquire_timeout: Duration,
+    /// For connections of their own, outside the pool (`LISTEN`); boxed, being large.
+    config: Box<tokio_postgres::Config>,
 }
 
 impl Pool {
@@ -32,7 +34,7 @@ impl Pool {
             pg.connect_timeout(acquire_timeout);
         }
         let manager = Manager::from_config(
-            pg,
+            pg.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -48,6 +50,7 @@ impl Pool {
         Ok(Pool {
             pool,
             acquire_timeout,
+            config: Box::new(pg),
         })
     }
 
@@ -79,6 +82,45 @@ impl Pool {
 
     pub(super) fn close(&self) {
         self.pool.close();
+    }
+
+    /// A connection of its own that `LISTEN`s on `channel`.
+    pub(super) async fn listen(&self, channel: &str) -> Result<Listening, DbError> {
+        let (client, mut connection) = self.config.connect(NoTls).await.map_err(classify)?;
+        let (tx, notices) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(|cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = futures_util::StreamExt::next(&mut messages).await {
+                if let tokio_postgres::AsyncMessage::Notification(notice) = message {
+                    if tx.send(notice.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        // The channel is an identifier the caller chose, never a user's text.
+        client
+            .batch_execute(&format!("LISTEN {channel}"))
+            .await
+            .map_err(classify)?;
+        Ok(Listening {
+            _client: client,
+            notices,
+        })
+    }
+}
+
+/// A `LISTEN`ing connection: its notices' payloads, until the connection ends.
+pub struct Listening {
+    /// Dropping the client ends the connection.
+    _client: tokio_postgres::Client,
+    notices: tokio::sync::mpsc::UnboundedReceiver<String>,
+}
+
+impl Listening {
+    /// The next notice's payload; `None` once the connection has ended.
+    pub async fn next(&mut self) -> Option<String> {
+        self.notices.recv().await
     }
 }
 

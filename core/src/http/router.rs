@@ -34,6 +34,8 @@ struct Operation {
     endpoint: SharedEndpoint,
     policy: Policy,
     metrics: Arc<OperationMetrics>,
+    /// Its `operationId`, shared so that counting its usage copies no text.
+    id: Arc<str>,
 }
 
 /// The methods one path serves, each to its plugin's endpoint.
@@ -85,19 +87,38 @@ impl PathEndpoint {
         self.conditional.call(&*operation.endpoint, req)
     }
 
-    /// A keyed operation: authenticate, authorise, count, call; every answer from here
-    /// on carries the project's window in its headers, errors included.
-    async fn call_keyed(&self, mut req: Request, operation: &Operation) -> Result<Response> {
-        let Services { guard, limiter, .. } = &self.services;
-        let principal = guard.authenticate(&req)?;
+    /// A keyed operation: authenticate, then answer; every answer to a valid key is
+    /// counted in the usage history (in memory).
+    async fn call_keyed(&self, req: Request, operation: &Operation) -> Result<Response> {
+        let principal = self.services.guard.authenticate(&req)?;
         let now = self.services.now_millis();
-        if let Err(refusal) = guard.permit(&principal, &operation.policy) {
-            let usage = limiter.peek(&principal, now).await.ok();
+        let answer = self.answer_keyed(req, operation, &principal, now).await;
+        let status = match &answer {
+            Ok(resp) => resp.status(),
+            Err(err) => err.status(),
+        };
+        let usage = &self.services.usage;
+        usage.record(&principal, &operation.id, status.as_u16(), now);
+        answer
+    }
+
+    /// Authorise, count against the budget, call; every answer from here on carries the
+    /// project's window in its headers, errors included.
+    async fn answer_keyed(
+        &self,
+        mut req: Request,
+        operation: &Operation,
+        principal: &Principal,
+        now: i64,
+    ) -> Result<Response> {
+        let Services { guard, limiter, .. } = &self.services;
+        if let Err(refusal) = guard.permit(principal, &operation.policy) {
+            let usage = limiter.peek(principal, now).await.ok();
             return Ok(with_usage(refusal.to_response(), usage.as_ref()));
         }
         let usage = match operation.policy.counted {
-            true => limiter.hit(&principal, now).await?,
-            false => limiter.peek(&principal, now).await?,
+            true => limiter.hit(principal, now).await?,
+            false => limiter.peek(principal, now).await?,
         };
         // Reading the window (an uncounted operation) is never refused, even when spent.
         if operation.policy.counted && !usage.allowed {
@@ -113,7 +134,7 @@ impl PathEndpoint {
         if resp.status() == StatusCode::NOT_MODIFIED && operation.policy.counted {
             return Ok(with_usage(
                 resp,
-                Some(&self.refund(&principal, usage, now).await),
+                Some(&self.refund(principal, usage, now).await),
             ));
         }
         Ok(with_usage(resp, Some(&usage)))
@@ -199,6 +220,7 @@ pub(crate) fn api_routes(
                 path: op.path.clone(),
             })?;
         let operation = Operation {
+            id: op.operation_id.as_str().into(),
             endpoint,
             policy: Policy {
                 public: op.public,

@@ -21,12 +21,22 @@ const EXAMPLES: [(&str, &str); 8] = [
     ("start_date", "2025-01-01"),
 ];
 
-/// The value a snippet sends for `parameter`, if it sends one.
-pub fn value(parameter: &Parameter) -> anyhow::Result<Option<&'static str>> {
-    let found = EXAMPLES
+/// (operation id, parameter name, value): where one operation's parameter takes values
+/// the table above does not fit (`getUsage` buckets by hour or day only).
+const OPERATION_EXAMPLES: [(&str, &str, &str); 1] = [("getUsage", "interval", "day")];
+
+/// The value a snippet of `operation_id` sends for `parameter`, if it sends one.
+pub fn value(operation_id: &str, parameter: &Parameter) -> anyhow::Result<Option<&'static str>> {
+    let own = OPERATION_EXAMPLES
         .iter()
-        .find(|(name, _)| *name == parameter.name)
-        .map(|(_, value)| *value);
+        .find(|(op, name, _)| *op == operation_id && *name == parameter.name)
+        .map(|(_, _, value)| *value);
+    let found = own.or_else(|| {
+        EXAMPLES
+            .iter()
+            .find(|(name, _)| *name == parameter.name)
+            .map(|(_, value)| *value)
+    });
     match found {
         Some(value) => {
             fits(parameter, value).with_context(|| format!("example `{}={value}`", parameter.name))?;
@@ -95,19 +105,29 @@ mod tests {
             false,
             serde_json::json!({"minimum": 1.0, "maximum": 1000.0}),
         );
-        assert_eq!(value(&limit).unwrap(), Some("5"));
+        assert_eq!(value("listMetrics", &limit).unwrap(), Some("5"));
         let offset = parameter("offset", false, serde_json::json!({}));
-        assert_eq!(value(&offset).unwrap(), None);
+        assert_eq!(value("listMetrics", &offset).unwrap(), None);
         let tiny = parameter("limit", false, serde_json::json!({"maximum": 2}));
-        assert!(value(&tiny).is_err());
+        assert!(value("listMetrics", &tiny).is_err());
         let agg = parameter("agg", false, serde_json::json!({"enum": ["sum", "max"]}));
-        assert!(value(&agg).is_err());
+        assert!(value("listMetrics", &agg).is_err());
+        let usage_interval = parameter(
+            "interval",
+            false,
+            serde_json::json!({"enum": ["hour", "day"]}),
+        );
+        assert_eq!(value("getUsage", &usage_interval).unwrap(), Some("day"));
+        assert!(
+            value("getMetricTimeseries", &usage_interval).is_err(),
+            "week is not in its enum"
+        );
     }
 
     #[test]
     fn a_required_parameter_without_an_example_is_an_error() {
         let unknown = parameter("cursor", true, serde_json::json!({}));
-        let err = value(&unknown).unwrap_err().to_string();
+        let err = value("listMetrics", &unknown).unwrap_err().to_string();
         assert!(
             err.contains("`cursor`") && err.contains("examples.rs"),
             "{err}"

@@ -83,7 +83,7 @@ fn vars(op: &Operation) -> anyhow::Result<Vars> {
     let mut path = op.path.clone();
     let mut query = Vec::new();
     for parameter in &op.parameters {
-        let Some(value) = examples::value(parameter).with_context(|| op.id.clone())? else {
+        let Some(value) = examples::value(&op.id, parameter).with_context(|| op.id.clone())? else {
             continue;
         };
         match parameter.location.as_str() {
