@@ -33,6 +33,12 @@ with dashtray_oag.ApiClient(config) as api:
            lambda h: h.status == models.HealthState.OK, lambda h: f"Health status={h.status.value}")
     report("getRateLimit", system.get_rate_limit_with_http_info, models.RateLimitResponse,
            lambda r: isinstance(r.data.remaining, int), lambda r: "RateLimitResponse remaining is an int")
+    # A fixed week by day, so the answer's shape is the same on every run.
+    report("getUsage", lambda: dashtray_oag.UsageApi(api).get_usage_with_http_info(
+               start_date="2025-01-01", end_date="2025-01-07", interval=models.UsageInterval.DAY),
+           models.UsageResponse,
+           lambda u: len(u.data.series) == 1 and len(u.data.series[0].buckets) == 7 and isinstance(u.data.totals.requests, int),
+           lambda u: f"UsageResponse interval={u.data.interval.value} buckets={len(u.data.series[0].buckets)}")
     report("getOpenApiJson", system.get_open_api_json_with_http_info, dict,
            lambda d: d["openapi"] == "3.0.3", lambda d: "dict openapi=3.0.3")
     # The generated call asks for `application/problem+json` (it prefers any JSON type the

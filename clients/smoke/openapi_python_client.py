@@ -12,6 +12,7 @@ from dashtray_api_client.api.integrations import get_integration, list_integrati
 from dashtray_api_client.api.metrics import get_metric_time_series, list_metrics
 from dashtray_api_client.api.projects import get_project
 from dashtray_api_client.api.system import get_health, get_open_api_json, get_open_api_yaml, get_rate_limit
+from dashtray_api_client.api.usage import get_usage
 
 failures = 0
 
@@ -33,6 +34,11 @@ with client as c:
            lambda h: h.status == models.HealthState.OK, lambda h: f"Health status={h.status.value}")
     report("getRateLimit", get_rate_limit.sync_detailed(client=c), models.RateLimitResponse,
            lambda r: isinstance(r.data.remaining, int), lambda r: "RateLimitResponse remaining is an int")
+    # A fixed week by day, so the answer's shape is the same on every run.
+    report("getUsage", get_usage.sync_detailed(client=c, start_date=date(2025, 1, 1), end_date=date(2025, 1, 7),
+                                               interval=models.UsageInterval.DAY), models.UsageResponse,
+           lambda u: len(u.data.series) == 1 and len(u.data.series[0].buckets) == 7 and isinstance(u.data.totals.requests, int),
+           lambda u: f"UsageResponse interval={u.data.interval.value} buckets={len(u.data.series[0].buckets)}")
     report("getOpenApiJson", get_open_api_json.sync_detailed(client=c), object,
            lambda d: d.to_dict()["openapi"] == "3.0.3" if hasattr(d, "to_dict") else d["openapi"] == "3.0.3",
            lambda d: f"{type(d).__name__} openapi=3.0.3")

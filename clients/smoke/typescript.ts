@@ -32,6 +32,17 @@ function report(operationId: string, status: number, ok: boolean, detail: string
     `RateLimitResponse remaining is a ${typeof window?.remaining}`);
 }
 {
+  // A fixed week by day, so the answer's shape is the same on every run.
+  const { data, response } = await client.GET("/api/v1/usage", {
+    params: { query: { start_date: "2025-01-01", end_date: "2025-01-07", interval: "day" } },
+  });
+  const usage: Schemas["Usage"] | undefined = data?.data;
+  report("getUsage", response.status,
+    response.status === 200 && usage?.series.length === 1 && usage.series[0]?.buckets.length === 7
+      && typeof usage.totals.requests === "number",
+    `UsageResponse interval=${usage?.interval} buckets=${usage?.series[0]?.buckets.length}`);
+}
+{
   const { data, response } = await client.GET("/api/v1/openapi.json");
   const version = (data as { openapi?: unknown } | undefined)?.openapi;
   report("getOpenApiJson", response.status, response.status === 200 && version === "3.0.3",

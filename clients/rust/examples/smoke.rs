@@ -60,6 +60,24 @@ async fn main() -> ExitCode {
             Some("RateLimitResponse remaining is an integer".to_owned())
         }),
     );
+    // A fixed week by day, so the answer's shape is the same on every run.
+    let usage = client
+        .get_usage(
+            Some(&parse("2025-01-07")),
+            None,
+            Some(types::UsageInterval::Day),
+            Some(&parse("2025-01-01")),
+        )
+        .await;
+    report.line(
+        "getUsage",
+        outcome(usage, |u: &types::UsageResponse| {
+            (u.data.series.len() == 1 && u.data.series[0].buckets.len() == 7).then(|| {
+                let buckets = u.data.series[0].buckets.len();
+                format!("UsageResponse interval={} buckets={buckets}", u.data.interval)
+            })
+        }),
+    );
     let json = client.get_open_api_json().await;
     report.line(
         "getOpenApiJson",
