@@ -74,7 +74,10 @@ async fn main() -> ExitCode {
         outcome(usage, |u: &types::UsageResponse| {
             (u.data.series.len() == 1 && u.data.series[0].buckets.len() == 7).then(|| {
                 let buckets = u.data.series[0].buckets.len();
-                format!("UsageResponse interval={} buckets={buckets}", u.data.interval)
+                format!(
+                    "UsageResponse interval={} buckets={buckets}",
+                    u.data.interval
+                )
             })
         }),
     );
