@@ -139,10 +139,11 @@ impl UsageApi {
         &self,
         principal: Data<&Principal>,
         /// Start of the range (inclusive), a date or a date-time with an offset; default
-        /// 24 hours before `end_date`.
+        /// 24 hours before `end_date`. Not after `end_date`, and not further from it than
+        /// 31 days by hour or 366 days by day: either is refused with 400.
         start_date: Query<Option<DateParam>>,
         /// End of the range (inclusive); a date-only value includes its whole day (UTC);
-        /// default now.
+        /// default now. Not before `start_date`: an earlier end is refused with 400.
         end_date: Query<Option<DateParam>>,
         /// Bucket width.
         #[oai(default = "default_interval")]
