@@ -3,11 +3,15 @@
 //! A plugin writes each query once, with `$1`-style placeholders, and runs it on a [`Db`]
 //! or inside a [`Tx`]:
 //!
-//! ```ignore
+//! ```no_run
+//! # use dashtray_core::db::{query, Db, DbError};
+//! # async fn names(db: &Db, project_id: &str) -> Result<Vec<String>, DbError> {
 //! let names: Vec<String> = query("SELECT name FROM integrations WHERE project_id = $1")
 //!     .bind(project_id)
 //!     .fetch_all(db, |row| row.get("name"))
 //!     .await?;
+//! # Ok(names)
+//! # }
 //! ```
 //!
 //! Each backend runs through its own lowest-cost client: SQLite through rusqlite, on the
