@@ -34,8 +34,6 @@ struct Operation {
     endpoint: SharedEndpoint,
     policy: Policy,
     metrics: Arc<OperationMetrics>,
-    /// Its `operationId`, shared so that counting its usage copies no text.
-    id: Arc<str>,
 }
 
 /// The methods one path serves, each to its plugin's endpoint.
@@ -98,7 +96,12 @@ impl PathEndpoint {
             Err(err) => err.status(),
         };
         let usage = &self.services.usage;
-        usage.record(&principal, &operation.id, status.as_u16(), now);
+        usage.record(
+            &principal,
+            operation.metrics.operation_id(),
+            status.as_u16(),
+            now,
+        );
         answer
     }
 
@@ -220,7 +223,6 @@ pub(crate) fn api_routes(
                 path: op.path.clone(),
             })?;
         let operation = Operation {
-            id: op.operation_id.as_str().into(),
             endpoint,
             policy: Policy {
                 public: op.public,

@@ -81,7 +81,7 @@ impl Step for Trace {
             if self.exported {
                 // After the log line, which has no use for them: what a trace viewer shows.
                 let span = tracing::Span::current();
-                span.record("otel.name", operation.operation_id());
+                span.record("otel.name", &**operation.operation_id());
                 span.record("otel.kind", "server");
             }
             Ok(resp)

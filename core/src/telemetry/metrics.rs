@@ -174,7 +174,8 @@ pub struct OperationMetrics {
 }
 
 impl OperationMetrics {
-    pub fn operation_id(&self) -> &str {
+    /// Shared, so that what counts answers by operation copies no text.
+    pub fn operation_id(&self) -> &Arc<str> {
         &self.operation
     }
 
