@@ -15,7 +15,9 @@
 //! - [`services`]: what a running server shares (database, clock, auth and limits);
 //! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document;
 //! - [`admin`]: the admin listener (metrics, probes); [`telemetry`]: logs, metrics and
-//!   traces.
+//!   traces;
+//! - `poem_seams`: every reliance on poem and poem-openapi internals, each pinned by a
+//!   test.
 
 pub mod admin;
 pub mod auth;
@@ -32,6 +34,7 @@ pub mod listing;
 pub mod migrate;
 pub mod params;
 pub mod plugin;
+pub(crate) mod poem_seams;
 pub mod ratelimit;
 pub mod registry;
 pub mod server;

@@ -17,6 +17,7 @@ use crate::{
     db::Db,
     json::Json,
     plugin::{Mounted, Plugin, PluginContext, PluginError},
+    poem_seams::swagger_ui,
     ratelimit::Usage,
     spec::ApiDocument,
 };
@@ -371,33 +372,11 @@ fn health(database: HealthState) -> Health {
 }
 
 /// The `/docs` page: Swagger UI with the document inlined, so it works with no internet.
-///
-/// poem-openapi embeds Swagger UI's script and styles but only renders them for one
-/// compile-time API; we render it for a placeholder API and put the merged document in
-/// the placeholder's place.
 pub fn docs_html(document: &ApiDocument) -> String {
-    struct Placeholder;
-    #[OpenApi]
-    impl Placeholder {}
-    let placeholder = poem_openapi::OpenApiService::new(Placeholder, "placeholder", "0");
-    let html = placeholder.swagger_ui_html();
-    let marker = format!("let spec = {};", placeholder.spec());
-    // `</` inside a string would end the inline <script>; `<\/` is the same JSON string.
-    let merged = serde_json::to_string(document.value())
-        .expect("document serializes")
-        .replace("</", "<\\/");
-    assert!(
-        html.contains(&marker),
-        "poem-openapi's Swagger UI template changed"
-    );
+    let merged = serde_json::to_string(document.value()).expect("document serializes");
     // "Try it out" calls the document's first `servers` entry, the default bind; the page
     // is served by the very server to call, so it points there instead, whatever address
     // or proxy it came through. The served document itself keeps its `servers`.
     let this_server = "spec.servers = [{url: window.location.origin, description: \"This server (the page's own address)\"}];";
-    html.replacen(&marker, &format!("let spec = {merged};\n{this_server}"), 1)
-        .replacen(
-            "<title>Swagger UI</title>",
-            "<title>Dashtray API reference</title>",
-            1,
-        )
+    swagger_ui::page(&merged, this_server, "Dashtray API reference")
 }

@@ -19,6 +19,7 @@ mod isolation;
 mod logging;
 mod openapi_contract;
 mod owasp;
+mod parameter_errors;
 mod ratelimit;
 mod revocation;
 mod rust_client;

@@ -6,7 +6,10 @@
 
 use std::{collections::BTreeMap, future::Future, sync::Arc};
 
-use futures_util::{future::Either, FutureExt};
+use futures_util::{
+    future::{ready, Either},
+    FutureExt,
+};
 use poem::{
     http::{header, Method, StatusCode},
     Endpoint, IntoResponse, Request, Response, Result, Route,
@@ -17,11 +20,15 @@ use crate::{
     error::ApiError,
     http::{
         conditional::ConditionalGet,
-        errors::{not_found_route, to_api_error},
+        errors::{not_found_route, parameter_error, to_api_error},
         layer::Step,
         trace,
     },
     plugin::{Endpoints, SharedEndpoint},
+    poem_seams::{
+        paths::{poem_path, PathParams},
+        query,
+    },
     ratelimit::{headers, Usage},
     services::Services,
     spec::ApiDocument,
@@ -34,6 +41,7 @@ struct Operation {
     endpoint: SharedEndpoint,
     policy: Policy,
     metrics: Arc<OperationMetrics>,
+    path_params: PathParams,
 }
 
 /// The methods one path serves, each to its plugin's endpoint.
@@ -69,20 +77,29 @@ impl PathEndpoint {
 
     /// The plugin's endpoint under conditional GET: a step here rather than a layer
     /// around each plugin's endpoint, which would box every request's future once more.
+    /// A path parameter is refused here under the name the document gives it.
     fn call_plugin<'a>(
         &'a self,
         mut req: Request,
         operation: &'a Operation,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
-        // poem-openapi's query extractors read the query's pairs from the request, where
-        // its own service would have put them before routing to the operation. The type
-        // is exported only from its doc-hidden `__private` module, which its generated
-        // code uses too: an upgrade that changes it fails to compile here, and one that
-        // reads the pairs elsewhere fails the metrics list tests (`limit=0` is a 400).
-        let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
-        req.extensions_mut()
-            .insert(poem_openapi::__private::UrlQuery(pairs));
-        self.conditional.call(&*operation.endpoint, req)
+        query::hand_over(&mut req);
+        if let Some(name) = operation.path_params.undecodable(&req) {
+            let refusal = ApiError::invalid_parameter(name, NOT_UTF8);
+            return Either::Left(ready(Err(refusal.into())));
+        }
+        Either::Right(
+            self.conditional
+                .call(&*operation.endpoint, req)
+                .map(move |result| {
+                    result.map_err(|err| match operation.path_params.refused(&err) {
+                        Some((name, reason)) => {
+                            parameter_error(name, reason, Some(&self.document)).into()
+                        }
+                        None => err,
+                    })
+                }),
+        )
     }
 
     /// A keyed operation: authenticate, then answer; every answer to a valid key is
@@ -153,6 +170,9 @@ impl PathEndpoint {
         }
     }
 }
+
+/// Why a path segment that poem could not decode is refused.
+const NOT_UTF8: &str = "must be valid UTF-8 once percent-decoded";
 
 fn with_usage(mut resp: Response, usage: Option<&Usage>) -> Response {
     if let Some(usage) = usage {
@@ -230,6 +250,7 @@ pub(crate) fn api_routes(
                 counted: op.counted,
             },
             metrics: services.metrics.operation(&op.operation_id),
+            path_params: PathParams::of(&op.path),
         };
         by_path
             .entry(poem_path(&op.path))
@@ -244,24 +265,6 @@ pub(crate) fn api_routes(
         );
     }
     Ok(route)
-}
-
-/// `/metrics/{metric_id}` (OpenAPI) → `/metrics/:param0` (poem), as poem-openapi routes
-/// it: its extractors read path parameters by position, not by name.
-fn poem_path(openapi_path: &str) -> String {
-    let mut placeholders = 0;
-    openapi_path
-        .split('/')
-        .map(|segment| {
-            if segment.starts_with('{') && segment.ends_with('}') {
-                placeholders += 1;
-                format!(":param{}", placeholders - 1)
-            } else {
-                segment.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Requests under `prefix` go to `api`, the rest to `other`. The URI is left as the
@@ -328,15 +331,5 @@ mod tests {
         assert!(!under("/api/v1x/health", "/api/v1"));
         assert!(!under("/api/v2/health", "/api/v1"));
         assert!(!under("/docs", "/api/v1"));
-    }
-
-    #[test]
-    fn openapi_placeholders_become_poem_params() {
-        assert_eq!(
-            poem_path("/metrics/{metric_id}/timeseries"),
-            "/metrics/:param0/timeseries"
-        );
-        assert_eq!(poem_path("/a/{x}/b/{y}"), "/a/:param0/b/:param1");
-        assert_eq!(poem_path("/health"), "/health");
     }
 }

@@ -12,6 +12,11 @@ use serde_json::{json, Map, Value};
 
 pub use merge::{Fragment, MergeError, METHODS};
 
+use crate::poem_seams::document::{
+    describe_bare_responses, drop_annotation_only_all_of_members, mark_optional_nullable,
+    recase_header_names,
+};
+
 /// Every operation lives under this prefix.
 pub const API_PREFIX: &str = "/api/v1";
 /// The OpenAPI version the document declares (what poem-openapi generates).
@@ -135,7 +140,7 @@ impl ApiDocument {
             "paths": paths,
         });
         prune_unused(&mut components, &shared, &document);
-        describe_bare_responses(&mut document, &components);
+        describe_bare_responses(&mut document, components.get("schemas"));
         document["components"] = components_value(&components);
         Ok(ApiDocument {
             value: canonical(document),
@@ -241,33 +246,6 @@ fn add_shared_parts(
     if !declares_5xx {
         add("500", "InternalError");
         add("503", "Unavailable");
-    }
-}
-
-/// poem-openapi writes declared header names in capitals (`LINK`); HTTP names are
-/// case-insensitive, but documents and generated clients read better as `Link`.
-fn recase_header_names(headers: &mut Value) {
-    let Some(map) = headers.as_object_mut() else {
-        return;
-    };
-    let shouting: Vec<String> = map
-        .keys()
-        .filter(|name| !name.chars().any(|c| c.is_ascii_lowercase()))
-        .cloned()
-        .collect();
-    for name in shouting {
-        let value = map.remove(&name).expect("listed above");
-        let recased: Vec<String> = name
-            .split('-')
-            .map(|part| {
-                let mut chars = part.chars();
-                match chars.next() {
-                    Some(first) => first.to_string() + &chars.as_str().to_lowercase(),
-                    None => String::new(),
-                }
-            })
-            .collect();
-        map.insert(recased.join("-"), value);
     }
 }
 
@@ -480,98 +458,6 @@ fn shared_components() -> Components {
             }),
         );
     components
-}
-
-/// poem-openapi writes an absent `Option` as `null` but declares the property only as
-/// not required; OpenAPI 3.0 needs `nullable: true` for a client to accept the null.
-fn mark_optional_nullable(schema: &mut Value) {
-    let required: BTreeSet<String> = schema["required"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for (name, property) in properties.iter_mut() {
-        if required.contains(name) {
-            continue;
-        }
-        if let Some(reference) = property.get("$ref").cloned() {
-            *property = json!({ "allOf": [{ "$ref": reference }] });
-        }
-        property["nullable"] = Value::Bool(true);
-    }
-}
-
-/// poem-openapi writes a described or defaulted reference as
-/// `allOf: [{$ref}, {description|default}]` and repeats the annotation beside the
-/// `allOf`; the typeless second member makes client generators give up (openapi-python-
-/// client drops the operation, others lose the enum type). The repeat beside it is kept.
-fn drop_annotation_only_all_of_members(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Array(members)) = map.get_mut("allOf") {
-                let annotation_only = |m: &Value| {
-                    m.as_object().is_some_and(|o| {
-                        !o.is_empty()
-                            && o.keys().all(|k| {
-                                matches!(
-                                    k.as_str(),
-                                    "description" | "default" | "example" | "title"
-                                )
-                            })
-                    })
-                };
-                if members.iter().any(|m| !annotation_only(m)) {
-                    members.retain(|m| !annotation_only(m));
-                }
-            }
-            map.values_mut()
-                .for_each(drop_annotation_only_all_of_members);
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(drop_annotation_only_all_of_members),
-        _ => {}
-    }
-}
-
-/// poem-openapi leaves a response's description empty when the handler returns a bare
-/// payload; the schema's own description says what the answer is.
-fn describe_bare_responses(document: &mut Value, components: &Components) {
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for operation in paths
-        .values_mut()
-        .filter_map(Value::as_object_mut)
-        .flat_map(|i| i.values_mut())
-    {
-        let Some(responses) = operation
-            .get_mut("responses")
-            .and_then(Value::as_object_mut)
-        else {
-            continue;
-        };
-        for response in responses.values_mut() {
-            if response.get("description").and_then(Value::as_str) != Some("") {
-                continue;
-            }
-            let schema_name = response["content"]
-                .as_object()
-                .and_then(|c| c.values().next())
-                .and_then(|media| media["schema"]["$ref"].as_str())
-                .and_then(|r| r.strip_prefix("#/components/schemas/"));
-            let described = schema_name
-                .and_then(|name| components.get("schemas")?.get(name)?["description"].as_str())
-                .unwrap_or("Success.");
-            response["description"] = Value::from(described);
-        }
-    }
 }
 
 /// Drops core components nothing refers to, so the document carries no dead entries.
