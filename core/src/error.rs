@@ -1,7 +1,9 @@
 //! The one error type every handler returns, rendered as SPEC's problem+json body.
 //!
-//! Handlers return `Result<_, ApiError>`; the error normaliser in `http::errors` is the
-//! only place that turns an error into a response, so every error looks the same.
+//! Handlers return `Result<_, ApiError>`; `http::errors` renders every error in one way
+//! (`ApiError::to_response`): the normaliser there maps what poem and poem-openapi raise,
+//! and the router renders the errors of keyed operations on the spot, so they carry the
+//! rate-limit headers. Every error looks the same either way.
 
 use std::fmt;
 

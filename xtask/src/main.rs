@@ -3,35 +3,60 @@
 //! - `cargo xtask openapi [--check]`: write (or check) `openapi.yaml` from the plugins;
 //! - `cargo xtask docs [--check]`: write (or check) `docs/api/` and `docs/snippets/` from
 //!   `openapi.yaml`;
-//! - `cargo xtask new-plugin NAME`: scaffold a plugin crate under `plugins/`.
+//! - `cargo xtask new-plugin NAME`: scaffold a plugin crate under `plugins/`;
+//! - `cargo xtask bench [...]`: run the load test, a crate of its own (`xtask/bench`), so
+//!   these chores do not build its dependencies.
 
-mod bench;
 mod docs;
 mod generated;
 mod scaffold;
 
 use std::{path::PathBuf, process::ExitCode};
 
+use clap::{Parser, Subcommand};
 use dashtray_core::Config;
 
-const USAGE: &str = "usage: cargo xtask <command>
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "The project's own chores")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-  openapi [--check]    write openapi.yaml from the built-in plugins (--check: fail if stale)
-  docs [--check]       write docs/api and docs/snippets from openapi.yaml (--check: fail if stale)
-  new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test
-  bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS] [--import-rows N]
-        [--import-only]
-                       load-test the release server and time an import (docs/performance.md)";
+#[derive(Subcommand)]
+enum Command {
+    /// Write openapi.yaml from the built-in plugins.
+    Openapi {
+        /// Fail if the file is stale instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write docs/api and docs/snippets from openapi.yaml.
+    Docs {
+        /// Fail if a file is stale instead of writing it.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Scaffold plugins/NAME, a plugin crate with one operation and its test.
+    NewPlugin {
+        /// Lowercase letters and digits, starting with a letter (e.g. `goals`).
+        name: String,
+    },
+    /// Load-test the release server and time an import (docs/performance.md); the flags
+    /// go to the bench (`cargo xtask bench --help` lists them).
+    #[command(disable_help_flag = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest = args.get(1..).unwrap_or_default();
-    let result = match args.first().map(String::as_str) {
-        Some("openapi") => openapi(rest),
-        Some("bench") => bench::run(&workspace_root(), rest),
-        Some("docs") => check_flag(rest).and_then(|check| docs::run(&workspace_root(), check)),
-        Some("new-plugin") => scaffold::run(&workspace_root(), rest),
-        _ => Err(anyhow::anyhow!(USAGE)),
+    let result = match Cli::parse().command {
+        Command::Openapi { check } => openapi(check),
+        Command::Docs { check } => docs::run(&workspace_root(), check),
+        Command::NewPlugin { name } => scaffold::run(&workspace_root(), &[name]),
+        Command::Bench { args } => bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,17 +74,8 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn check_flag(args: &[String]) -> anyhow::Result<bool> {
-    match args {
-        [] => Ok(false),
-        [flag] if flag == "--check" => Ok(true),
-        other => anyhow::bail!("unexpected arguments: {}", other.join(" ")),
-    }
-}
-
 /// `openapi.yaml` describes the built-in plugins with the default configuration.
-fn openapi(args: &[String]) -> anyhow::Result<()> {
-    let check = check_flag(args)?;
+fn openapi(check: bool) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -74,4 +90,17 @@ fn openapi(args: &[String]) -> anyhow::Result<()> {
         check,
         "cargo xtask openapi",
     )
+}
+
+/// Runs the bench crate with `args`, as its own process: it builds the release binaries
+/// it measures, and its exit status is the chore's.
+fn bench(args: &[String]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["run", "--quiet", "-p", "dashtray-bench", "--bin", "dashtray-bench", "--"])
+        .args(args)
+        .current_dir(workspace_root())
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo xtask bench failed ({status})");
+    Ok(())
 }

@@ -6,8 +6,9 @@
 //! never as an `async fn` or an `async` block awaiting the inner call: those keep a
 //! second copy of what they move (the request, the inner future) beside the one they
 //! use, and a stack of them made every request's future 11 KB to allocate and copy
-//! (`http::tests::each_layer_holds_the_request_once` holds the line). Layers that await
-//! work of their own first (auth, the rate limit) are `async fn`s.
+//! (`http::tests::each_layer_holds_the_request_once` holds the line). The auth step keeps
+//! to the same rule (its rare database read is boxed); only the router, which awaits the
+//! guard and the rate limiter before the plugin's endpoint, is an `async fn`.
 
 use std::future::Future;
 

@@ -8,8 +8,9 @@
 //! outcome without rejecting; the router, which knows the operation, enforces its
 //! policy. Layers above the normaliser see finished responses.
 //!
-//! The layers that only work before and after the inner call are [`layer::Step`]s; those
-//! that await work of their own first (auth, the rate limit) are `async fn`s.
+//! The layers that only work before and after the inner call are [`layer::Step`]s; the
+//! auth step is built from combinators too (its rare database read boxed). Only the
+//! router, which awaits the guard and the rate limiter, is an `async fn`.
 
 pub mod auth;
 pub mod conditional;

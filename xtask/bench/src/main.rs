@@ -50,7 +50,7 @@ const SMALL_POINTS: u64 = 100_000;
 /// How many projects the revalidation scenario rotates over (an ETag fetched for each).
 const REVALIDATE_KEYS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     Sqlite,
     Postgres,
@@ -75,60 +75,78 @@ struct Args {
     import_only: bool,
 }
 
-fn parse_args(args: &[String]) -> anyhow::Result<Args> {
-    let mut parsed = Args {
-        points: DEFAULT_POINTS,
-        backend: Backend::Sqlite,
-        duration: Duration::from_secs(8),
-        import_rows: DEFAULT_IMPORT_ROWS,
-        import_only: false,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "--quick" => {
-                parsed.points = QUICK_POINTS;
-                parsed.import_rows = QUICK_IMPORT_ROWS;
-            }
-            "--import-only" => parsed.import_only = true,
-            "--import-rows" => {
-                parsed.import_rows = value("--import-rows")?
-                    .replace('_', "")
-                    .parse()
-                    .context("--import-rows takes a number")?
-            }
-            "--points" => {
-                parsed.points = value("--points")?
-                    .replace('_', "")
-                    .parse()
-                    .context("--points takes a number")?
-            }
-            "--backend" => {
-                parsed.backend = match value("--backend")?.as_str() {
-                    "sqlite" => Backend::Sqlite,
-                    "postgres" => Backend::Postgres,
-                    other => anyhow::bail!("unknown backend `{other}`: sqlite or postgres"),
-                }
-            }
-            "--duration" => {
-                let secs: u64 = value("--duration")?
-                    .parse()
-                    .context("--duration takes seconds")?;
-                parsed.duration = Duration::from_secs(secs.max(1));
-            }
-            other => anyhow::bail!("unexpected argument `{other}`"),
-        }
-    }
-    Ok(parsed)
+/// Load-test the release server against its floors and time an import
+/// (docs/performance.md).
+#[derive(clap::Parser)]
+#[command(name = "cargo xtask bench")]
+struct Cli {
+    /// 100,000 points and a 100,000-row import (unless given below).
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: Backend,
+    /// Points in the data set (default 10,000,000; `_` separators allowed).
+    #[arg(long, value_parser = count)]
+    points: Option<u64>,
+    /// Seconds of load per scenario (at least 1).
+    #[arg(long, default_value_t = 8)]
+    duration: u64,
+    /// Rows of the timed import, 0 to skip it (default 1,000,000).
+    #[arg(long, value_parser = count)]
+    import_rows: Option<u64>,
+    /// Time the import and stop: no data set, no server.
+    #[arg(long)]
+    import_only: bool,
 }
 
-pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
-    let args = parse_args(args)?;
+/// A count, with `_` between digits allowed (`1_000_000`).
+fn count(text: &str) -> Result<u64, String> {
+    text.replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a count"))
+}
+
+fn parse_args(args: &[String]) -> Result<Args, clap::Error> {
+    use clap::Parser as _;
+    let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().map(String::as_str)))?;
+    let (points, import_rows) = match cli.quick {
+        true => (QUICK_POINTS, QUICK_IMPORT_ROWS),
+        false => (DEFAULT_POINTS, DEFAULT_IMPORT_ROWS),
+    };
+    Ok(Args {
+        points: cli.points.unwrap_or(points),
+        backend: cli.backend,
+        duration: Duration::from_secs(cli.duration.max(1)),
+        import_rows: cli.import_rows.unwrap_or(import_rows),
+        import_only: cli.import_only,
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&args) {
+        Ok(args) => args,
+        Err(err) => err.exit(),
+    };
+    match run(&workspace_root(), args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace this crate lives in (`xtask/bench`).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("xtask/bench lives in the workspace")
+        .to_path_buf()
+}
+
+fn run(root: &Path, args: Args) -> anyhow::Result<()> {
     let shape = Shape::new(args.points)?;
     let small_shape = (args.points != SMALL_POINTS)
         .then(|| Shape::new(SMALL_POINTS))
@@ -287,7 +305,7 @@ fn build(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in [
         &["build", "--release", "-p", "dashtray"][..],
-        &["build", "--release", "-p", "xtask", "--bin", "yardsticks"][..],
+        &["build", "--release", "-p", "dashtray-bench", "--bin", "yardsticks"][..],
     ] {
         let status = Command::new(&cargo)
             .args(args)
