@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use dashtray_core::Config;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "The project's own chores")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "The project's own chores"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,7 +60,7 @@ fn main() -> ExitCode {
         Command::Openapi { check } => openapi(check),
         Command::Docs { check } => docs::run(&workspace_root(), check),
         Command::NewPlugin { name } => scaffold::run(&workspace_root(), &[name]),
-        Command::Bench { args } => bench(&args),
+        Command::Bench { args } => return bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,14 +97,28 @@ fn openapi(check: bool) -> anyhow::Result<()> {
 }
 
 /// Runs the bench crate with `args`, as its own process: it builds the release binaries
-/// it measures, and its exit status is the chore's.
-fn bench(args: &[String]) -> anyhow::Result<()> {
+/// it measures, and says its own errors; its exit status is the chore's.
+fn bench(args: &[String]) -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["run", "--quiet", "-p", "dashtray-bench", "--bin", "dashtray-bench", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "dashtray-bench",
+            "--bin",
+            "dashtray-bench",
+            "--",
+        ])
         .args(args)
         .current_dir(workspace_root())
-        .status()?;
-    anyhow::ensure!(status.success(), "cargo xtask bench failed ({status})");
-    Ok(())
+        .status();
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8),
+        Err(err) => {
+            eprintln!("cannot run cargo: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

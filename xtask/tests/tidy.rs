@@ -44,7 +44,12 @@ fn every_rust_module_starts_with_a_line_saying_what_it_is_for() {
             let text = std::fs::read_to_string(file).expect("a UTF-8 source file");
             !text.starts_with("//!")
         })
-        .map(|file| file.strip_prefix(&root).unwrap_or(file).display().to_string())
+        .map(|file| {
+            file.strip_prefix(&root)
+                .unwrap_or(file)
+                .display()
+                .to_string()
+        })
         .collect();
     assert!(
         missing.is_empty(),
@@ -88,7 +93,10 @@ fn collect_keys(path: &[String], keys: &mut Vec<String>) {
         }
         return;
     }
-    assert!(!path.is_empty(), "Config is not read as a struct: {message}");
+    assert!(
+        !path.is_empty(),
+        "Config is not read as a struct: {message}"
+    );
     let message = refusal(json!({}));
     match message.starts_with("invalid type: map") || message.starts_with("invalid value: map") {
         true => keys.push(path.join(".")),
@@ -148,9 +156,9 @@ fn readme_s_configuration_table_lists_every_key_with_its_default() {
         let default = as_written(defaults.pointer(&pointer));
         match rows.get(key) {
             None => problems.push(format!(
-                "`{key}` (a field of core/src/config.rs) has no row: add \
-                 `| \\`{key}\\` | {default} | <what it does> |` to README.md's table under \
-                 `## Configuration`"
+                "`{key}` (a field of core/src/config.rs) has no row in README.md's table \
+                 under `## Configuration`; add this one, saying what the key does:\n    \
+                 | `{key}` | {default} | <what it does> |"
             )),
             Some(written) if key.ends_with(".*") || written == "—" => {}
             Some(written) if *written != default => problems.push(format!(
@@ -172,7 +180,12 @@ fn readme_s_configuration_table_lists_every_key_with_its_default() {
 #[test]
 fn the_key_reader_finds_optional_and_map_keys() {
     let keys = config_keys();
-    for key in ["server.admin_bind", "auth.pepper", "ratelimit.per_plan.*", "plugin.*"] {
+    for key in [
+        "server.admin_bind",
+        "auth.pepper",
+        "ratelimit.per_plan.*",
+        "plugin.*",
+    ] {
         assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
     }
 }

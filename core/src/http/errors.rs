@@ -155,7 +155,11 @@ pub fn not_found_route() -> ApiError {
 
 /// A parameter poem-openapi refused for `reason`, as a 400 naming it and saying what is
 /// allowed; `document` supplies an enumeration's values.
-pub(crate) fn parameter_error(name: &str, reason: &str, document: Option<&ApiDocument>) -> ApiError {
+pub(crate) fn parameter_error(
+    name: &str,
+    reason: &str,
+    document: Option<&ApiDocument>,
+) -> ApiError {
     ApiError::invalid_parameter(name, explain(reason, document))
 }
 
@@ -263,7 +267,11 @@ mod tests {
             ("/things?limit=0", "limit", "must be at least 1"),
             ("/things?limit=x", "limit", "must be a whole number"),
             ("/things?cursor=", "cursor", "must not be empty"),
-            ("/things?cursor=abcd", "cursor", "must be at most 3 characters long"),
+            (
+                "/things?cursor=abcd",
+                "cursor",
+                "must be at most 3 characters long",
+            ),
             // Through `Option`, whose note poem-openapi appends, as for every wrapper.
             ("/things?code=1234", "code", "must match `^[0-9]{1,3}$`"),
             // Without a document there are no values to list; poem-openapi's words

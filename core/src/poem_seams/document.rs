@@ -84,9 +84,8 @@ pub(crate) fn drop_annotation_only_all_of_members(value: &mut Value) {
 fn annotation_only(member: &Value) -> bool {
     member.as_object().is_some_and(|o| {
         !o.is_empty()
-            && o.keys().all(|k| {
-                matches!(k.as_str(), "description" | "default" | "example" | "title")
-            })
+            && o.keys()
+                .all(|k| matches!(k.as_str(), "description" | "default" | "example" | "title"))
     })
 }
 
@@ -163,12 +162,17 @@ mod tests {
         let mut schema = page_schema(&probe::document());
         let members = schema["properties"]["shade"]["allOf"].clone();
         assert!(
-            members.as_array().is_some_and(|m| m.iter().any(annotation_only)),
+            members
+                .as_array()
+                .is_some_and(|m| m.iter().any(annotation_only)),
             "{members}"
         );
         drop_annotation_only_all_of_members(&mut schema);
         let shade = &schema["properties"]["shade"];
-        assert_eq!(shade["allOf"], json!([{"$ref": "#/components/schemas/Colour"}]));
+        assert_eq!(
+            shade["allOf"],
+            json!([{"$ref": "#/components/schemas/Colour"}])
+        );
         assert_eq!(shade["default"], "blue", "the annotation beside it is kept");
     }
 

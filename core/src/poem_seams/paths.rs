@@ -60,7 +60,10 @@ impl PathParams {
     /// poem-openapi's reason.
     pub(crate) fn refused<'a>(&'a self, err: &'a poem::Error) -> Option<(&'a str, &'a str)> {
         let err = err.downcast_ref::<ParsePathError>()?;
-        let (_, name) = self.0.iter().find(|(positional, _)| positional == err.name)?;
+        let (_, name) = self
+            .0
+            .iter()
+            .find(|(positional, _)| positional == err.name)?;
         Some((name, &err.reason))
     }
 }
@@ -109,7 +112,9 @@ mod tests {
     async fn poem_leaves_out_a_path_segment_that_is_not_utf8() {
         // Without the check, poem-openapi calls the segment missing, by position.
         let params = PathParams::of(probe::PART_PATH);
-        let err = probe::call("/things/12/parts/%FF", false).await.unwrap_err();
+        let err = probe::call("/things/12/parts/%FF", false)
+            .await
+            .unwrap_err();
         let (name, reason) = params.refused(&err).expect("a positional path error");
         assert_eq!(name, "part");
         assert!(reason.ends_with("expects an input value."), "{reason}");

@@ -65,9 +65,7 @@ impl Probe {
     #[oai(path = "/things", method = "get")]
     async fn things(
         &self,
-        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<
-            Option<u32>,
-        >,
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<Option<u32>>,
         #[oai(validator(min_length = 1, max_length = 3))] cursor: Query<Option<String>>,
         code: Query<Option<Patterned<Digits>>>,
         colour: Query<Option<Colour>>,

@@ -27,6 +27,9 @@ mod tests {
         assert_eq!((status, body.as_str()), (200, "limit=Some(7)"));
         // Without the hand-over the extractor finds no `UrlQuery` and panics.
         let without = AssertUnwindSafe(probe::call("/things?limit=7", false)).catch_unwind();
-        assert!(without.await.is_err(), "poem-openapi read the query elsewhere");
+        assert!(
+            without.await.is_err(),
+            "poem-openapi read the query elsewhere"
+        );
     }
 }

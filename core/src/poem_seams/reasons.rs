@@ -60,7 +60,10 @@ pub(crate) fn read(reason: &str) -> Refusal<'_> {
 /// `maximum(1000, exclusive: false)` and the like, as poem-openapi's validators display.
 fn read_check(check: &str) -> Refusal<'_> {
     let argument = |name: &str| {
-        let inner = check.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')?;
+        let inner = check
+            .strip_prefix(name)?
+            .strip_prefix('(')?
+            .strip_suffix(')')?;
         let first = inner.split(',').next()?.trim();
         Some(first.strip_suffix(".0").unwrap_or(first))
     };

@@ -27,12 +27,16 @@ pub(crate) fn page(document_json: &str, after_spec: &str, title: &str) -> String
     );
     // `</` inside a string would end the inline <script>; `<\/` is the same JSON string.
     let document_json = document_json.replace("</", "<\\/");
-    html.replacen(&marker, &format!("let spec = {document_json};\n{after_spec}"), 1)
-        .replacen(
-            "<title>Swagger UI</title>",
-            &format!("<title>{title}</title>"),
-            1,
-        )
+    html.replacen(
+        &marker,
+        &format!("let spec = {document_json};\n{after_spec}"),
+        1,
+    )
+    .replacen(
+        "<title>Swagger UI</title>",
+        &format!("<title>{title}</title>"),
+        1,
+    )
 }
 
 #[cfg(test)]
@@ -41,7 +45,11 @@ mod tests {
 
     #[test]
     fn poem_openapi_s_swagger_ui_page_holds_the_document_in_one_line() {
-        let html = page(r#"{"openapi":"3.0.3","x":"</script>"}"#, "let after = 1;", "T");
+        let html = page(
+            r#"{"openapi":"3.0.3","x":"</script>"}"#,
+            "let after = 1;",
+            "T",
+        );
         assert!(html.contains(r#"let spec = {"openapi":"3.0.3","x":"<\/script>"};"#));
         assert!(html.contains("let after = 1;"));
         assert!(html.contains("<title>T</title>"), "the template's title");
@@ -49,6 +57,9 @@ mod tests {
             !html.contains(r#""title":"placeholder""#),
             "the placeholder's document is gone"
         );
-        assert!(html.contains("SwaggerUIBundle"), "Swagger UI's script is inlined");
+        assert!(
+            html.contains("SwaggerUIBundle"),
+            "Swagger UI's script is inlined"
+        );
     }
 }

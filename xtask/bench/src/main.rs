@@ -78,7 +78,7 @@ struct Args {
 /// Load-test the release server against its floors and time an import
 /// (docs/performance.md).
 #[derive(clap::Parser)]
-#[command(name = "cargo xtask bench")]
+#[command(name = "cargo xtask bench", bin_name = "cargo xtask bench")]
 struct Cli {
     /// 100,000 points and a 100,000-row import (unless given below).
     #[arg(long)]
@@ -305,7 +305,14 @@ fn build(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for args in [
         &["build", "--release", "-p", "dashtray"][..],
-        &["build", "--release", "-p", "dashtray-bench", "--bin", "yardsticks"][..],
+        &[
+            "build",
+            "--release",
+            "-p",
+            "dashtray-bench",
+            "--bin",
+            "yardsticks",
+        ][..],
     ] {
         let status = Command::new(&cargo)
             .args(args)
