@@ -174,27 +174,30 @@ fn explain(reason: &str, document: Option<&ApiDocument>) -> String {
         Refusal::MaxLength(n) => format!("must be at most {n} characters long"),
         Refusal::Pattern(pattern) => format!("must match `{pattern}`"),
         Refusal::Missing => "is required".into(),
-        Refusal::Unparsed { type_name, said } => {
-            if type_name.starts_with("integer") {
-                return "must be a whole number".into();
-            }
-            if type_name.starts_with("number") {
-                return "must be a number".into();
-            }
-            if let Some(values) = document.and_then(|d| d.enum_values(type_name)) {
-                return format!("must be one of: {}", values.join(", "));
-            }
-            if type_name == "boolean" {
-                return "must be true or false".into();
-            }
-            match said {
-                // A type of ours says what is allowed (`Patterned`: "must match ..."):
-                // that alone. poem-openapi's and std's own words stay out.
-                Some(said) if said.starts_with("must ") => said.to_owned(),
-                _ => "is not a valid value".into(),
-            }
-        }
+        Refusal::Unparsed { type_name, said } => unparsed(type_name, said, document),
         Refusal::OtherCheck | Refusal::Unknown => "is not a valid value".into(),
+    }
+}
+
+/// A value its type (as poem-openapi names it) could not parse.
+fn unparsed(type_name: &str, said: Option<&str>, document: Option<&ApiDocument>) -> String {
+    if type_name.starts_with("integer") {
+        return "must be a whole number".into();
+    }
+    if type_name.starts_with("number") {
+        return "must be a number".into();
+    }
+    if type_name == "boolean" {
+        return "must be true or false".into();
+    }
+    if let Some(values) = document.and_then(|d| d.enum_values(type_name)) {
+        return format!("must be one of: {}", values.join(", "));
+    }
+    match said {
+        // A type of ours says what is allowed (`Patterned`: "must match ..."): that
+        // alone. poem-openapi's and std's own words stay out.
+        Some(said) if said.starts_with("must ") => said.to_owned(),
+        _ => "is not a valid value".into(),
     }
 }
 
