@@ -63,11 +63,14 @@ fn library(features: &'static str) -> PathBuf {
     static PLAIN: OnceLock<PathBuf> = OnceLock::new();
     static WRONG_ABI: OnceLock<PathBuf> = OnceLock::new();
     static PANICS: OnceLock<PathBuf> = OnceLock::new();
+    static FOREIGN_PUBLIC: OnceLock<PathBuf> = OnceLock::new();
     static BUILDING: Mutex<()> = Mutex::new(());
     let cell = match features {
         "" => &PLAIN,
         "fixture-wrong-abi" => &WRONG_ABI,
-        _ => &PANICS,
+        "fixture-foreign-public" => &FOREIGN_PUBLIC,
+        "fixture-panic" => &PANICS,
+        other => panic!("no fixture `{other}`"),
     };
     cell.get_or_init(|| {
         let _one_at_a_time = BUILDING
@@ -231,6 +234,53 @@ async fn a_library_of_another_abi_version_stops_start_up_or_is_skipped() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         server.logs().contains("skipping a dynamic plugin"),
+        "{}",
+        server.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_making_another_plugin_s_operation_public_stops_start_up_or_is_skipped() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let dir = plugins_dir(&library("fixture-foreign-public"));
+    let plugins = dir.path().to_str().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let output = dashtray(
+        scratch.path(),
+        &[
+            ("DASHTRAY_DATABASE__URL", db.url()),
+            ("DASHTRAY_PLUGINS__DIR", plugins),
+        ],
+    )
+    .args(["serve", "--bind", "127.0.0.1:0"])
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("dashtray_plugin_goals")
+            && err.contains("`getProject`")
+            && err.contains("plugin `projects`"),
+        "names the library, the operation and its owner: {err}"
+    );
+
+    let server = Server::on(
+        &db,
+        &[
+            ("DASHTRAY_PLUGINS__DIR", plugins),
+            ("DASHTRAY_PLUGINS__SKIP_INVALID", "true"),
+        ],
+    );
+    let (status, _, _) = get_with_auth(&server.url("/api/v1/projects"), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "getProject still needs a key"
+    );
+    let (status, _, _) = get_with_auth(&server.url("/api/v1/goals"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the library is skipped");
+    assert!(
+        server.logs().contains("skipping a dynamic plugin") && server.logs().contains("getProject"),
         "{}",
         server.logs()
     );
