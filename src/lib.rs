@@ -20,9 +20,18 @@ pub fn builtin_plugins() -> Vec<Arc<dyn Plugin>> {
     ]
 }
 
+/// The document's description of the API the built-in plugins make up.
+pub const DESCRIPTION: &str = "Programmatic, read-only access to a Dashtray project's data: \
+    the project, its metrics and time series, integrations and dashboards. \
+    Every request except health and this document needs an API key \
+    (`Authorization: Bearer dk_...`); a project's keys share one hourly \
+    rate limit. Errors are `application/problem+json`.";
+
 /// The registry of the built-in plugins: what `openapi.yaml` describes.
 pub fn registry() -> Registry {
-    Registry::new(builtin_plugins()).expect("built-in plugin names are unique")
+    Registry::new(builtin_plugins())
+        .expect("built-in plugin names are unique")
+        .with_description(DESCRIPTION)
 }
 
 /// The built-in plugins and the dynamic ones in `plugins.dir`: what a server runs.
@@ -34,5 +43,5 @@ pub fn registry_for(config: &Config) -> anyhow::Result<Registry> {
             config.plugins.skip_invalid,
         )?);
     }
-    Ok(Registry::new(plugins)?)
+    Ok(Registry::new(plugins)?.with_description(DESCRIPTION))
 }

@@ -86,7 +86,8 @@ pub struct Manifest {
     pub spec: serde_json::Value,
     /// The scope a key needs for its operations.
     pub scope: Option<String>,
-    /// operationIds served without a key.
+    /// operationIds of its own `spec` served without a key; naming another plugin's
+    /// operation stops start-up (or skips the library, with `plugins.skip_invalid`).
     #[serde(default)]
     pub public: Vec<String>,
 }

@@ -287,6 +287,47 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl ApiError {
+    /// The answer of an error held in more than one place (the auth outcome a request
+    /// carries): the same code and sentence, and the original kept as the cause, so the
+    /// log still shows what failed underneath.
+    pub fn shared(err: &std::sync::Arc<ApiError>) -> ApiError {
+        ApiError::new(err.code(), err.message()).with_cause(Shared(err.clone()))
+    }
+}
+
+/// An `Arc`'d `ApiError` as a cause: its own cause is what the log shows.
+#[derive(Debug)]
+struct Shared(std::sync::Arc<ApiError>);
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.cause() {
+            Some(cause) => write!(f, "{cause:#}"),
+            None => self.0.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Shared {}
+
+/// A stored value the API has no word for (a status it does not know): a fault in the
+/// data, not the caller's, answered 500 with this logged as the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{resource} `{id}` has the unknown {field} `{value}`")]
+pub struct UnknownStoredValue {
+    pub resource: &'static str,
+    pub id: String,
+    pub field: &'static str,
+    pub value: String,
+}
+
+impl From<UnknownStoredValue> for ApiError {
+    fn from(err: UnknownStoredValue) -> Self {
+        ApiError::internal(err)
+    }
+}
+
 impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         self.0.code.status()

@@ -9,7 +9,8 @@
 //! - [`listing`], [`dates`]: what every list shares (pagination, `Link`, date ranges);
 //!   [`params`]: text parameters with a documented pattern, checked without regexes;
 //!   [`hex_digits`]: bytes as hex (request ids, key hashes, ETags, cursors);
-//! - [`auth`]: projects, API keys, the auth step and per-operation policies;
+//! - [`auth`]: projects, API keys and the auth step; [`policy`]: each operation's
+//!   public/counted/scope, checked against the plugin that declares it;
 //! - [`config`], [`db`], [`migrate`]: configuration, storage and schema;
 //! - [`ratelimit`]: per-project budgets over memory, the database or Redis;
 //! - [`services`]: what a running server shares (database, clock, auth and limits);
@@ -35,6 +36,7 @@ pub mod migrate;
 pub mod params;
 pub mod plugin;
 pub(crate) mod poem_seams;
+pub mod policy;
 pub mod ratelimit;
 pub mod registry;
 pub mod server;

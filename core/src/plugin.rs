@@ -4,11 +4,7 @@
 //! the OpenAPI document. Routes and spec come from the same poem-openapi type, so they
 //! cannot disagree; core merges every plugin's document into the one it serves.
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    marker::PhantomData,
-    sync::Arc,
-};
+use std::{collections::HashMap, marker::PhantomData, sync::Arc};
 
 use poem::{endpoint::BoxEndpoint, http::Method, Response};
 use poem_openapi::{
@@ -16,7 +12,14 @@ use poem_openapi::{
     OpenApi, OpenApiService,
 };
 
-use crate::{clock::SharedClock, config::Config, db::Db, migrate::Migration, services::Services};
+use crate::{
+    clock::SharedClock,
+    config::Config,
+    db::Db,
+    migrate::Migration,
+    policy::{self, Declarations, NotItsOperation, Policies},
+    services::Services,
+};
 
 pub trait Plugin: Send + Sync + 'static {
     /// Unique among loaded plugins; also the default tag of its operations.
@@ -77,9 +80,7 @@ impl PluginContext {
 pub struct Mounted {
     pub(crate) endpoints: Endpoints,
     pub(crate) spec: serde_json::Value,
-    pub(crate) public: BTreeSet<String>,
-    pub(crate) uncounted: BTreeSet<String>,
-    pub(crate) scope: Option<String>,
+    declared: Declarations,
 }
 
 impl Mounted {
@@ -107,23 +108,29 @@ impl Mounted {
         Mounted {
             endpoints,
             spec,
-            public: BTreeSet::new(),
-            uncounted: BTreeSet::new(),
-            scope: None,
+            declared: Declarations::default(),
         }
     }
 
-    /// Marks keyed operations (by operationId) that do not count against the project's
+    /// Each of the plugin's operations with its policy. A `public` or `uncounted`
+    /// naming an operation that is not in the plugin's own document is refused: the
+    /// registry stops the mount there, naming the plugin.
+    pub(crate) fn policies(&self) -> Result<Policies, NotItsOperation> {
+        policy::resolve(&self.spec, &self.declared)
+    }
+
+    /// Marks keyed operations (by operationId, the plugin's own) that do not count against the project's
     /// budget, such as reading the budget itself.
     pub fn uncounted(mut self, operation_ids: &[&str]) -> Mounted {
-        self.uncounted
+        self.declared
+            .uncounted
             .extend(operation_ids.iter().map(|id| (*id).to_owned()));
         self
     }
 
     /// The scope a key needs for this plugin's operations (e.g. `metrics:read`).
     pub fn scope(mut self, scope: &str) -> Mounted {
-        self.scope = Some(scope.to_owned());
+        self.declared.scope = Some(scope.to_owned());
         self
     }
 
@@ -155,9 +162,11 @@ impl Mounted {
         self
     }
 
-    /// Marks operations (by operationId) that are served without an API key.
+    /// Marks operations (by operationId, the plugin's own) that are served without an
+    /// API key.
     pub fn public(mut self, operation_ids: &[&str]) -> Mounted {
-        self.public
+        self.declared
+            .public
             .extend(operation_ids.iter().map(|id| (*id).to_owned()));
         self
     }

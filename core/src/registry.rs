@@ -13,6 +13,7 @@ use crate::{
     db::Db,
     migrate::{self, MigrateError, MigrationReport},
     plugin::{Plugin, PluginContext, PluginError},
+    policy::{self, NotItsOperation, Policies},
     services::Services,
     spec::{ApiDocument, Fragment, MergeError, OperationInfo, API_PREFIX},
     system::{self, DocumentSlot, SystemPlugin},
@@ -52,6 +53,21 @@ fn describe(plugin: &dyn Plugin) -> String {
     }
 }
 
+/// A plugin's policy named an operation not its own: say whose it is when another plugin
+/// already mounted has it, so the operator sees both.
+fn naming_owner(err: NotItsOperation, mounted: &[Fragment]) -> String {
+    let owner = mounted
+        .iter()
+        .find(|f| policy::operation_ids(&f.spec).contains(&err.operation_id));
+    match owner {
+        Some(owner) => format!(
+            "{err}: it belongs to plugin `{}`, and a plugin sets the policy of its own operations only",
+            owner.plugin
+        ),
+        None => err.to_string(),
+    }
+}
+
 /// `plugins.skip_invalid` applies to dynamic plugins only: a built-in one failing is a bug.
 fn skips(plugin: &dyn Plugin, config: &Config) -> bool {
     plugin.origin().is_some() && config.plugins.skip_invalid
@@ -61,6 +77,7 @@ fn skips(plugin: &dyn Plugin, config: &Config) -> bool {
 pub struct Registry {
     plugins: Vec<Arc<dyn Plugin>>,
     document: DocumentSlot,
+    description: Option<String>,
 }
 
 /// The mounted API: the document and the routes it describes.
@@ -83,7 +100,15 @@ impl Registry {
         Ok(Registry {
             plugins: all,
             document,
+            description: None,
         })
+    }
+
+    /// What the document's `info.description` says of the API these plugins make up:
+    /// the server that ships them knows, core does not.
+    pub fn with_description(mut self, description: &str) -> Registry {
+        self.description = Some(description.to_owned());
+        self
     }
 
     /// Every loaded plugin, disabled or not.
@@ -143,13 +168,18 @@ impl Registry {
     pub fn mount(&self, services: &Services) -> Result<MountedApi, RegistryError> {
         let config = &services.config;
         let mut fragments = Vec::new();
-        let mut public = BTreeSet::new();
-        let mut uncounted = BTreeSet::new();
+        let mut policies = Policies::new();
         let mut endpoints = BTreeMap::new();
         for plugin in self.enabled(config)? {
             let name = plugin.name().to_owned();
             let cx = PluginContext::new(services.clone(), config.plugin_section(&name));
-            let mounted = match plugin.mount(&cx).map_err(|source| RegistryError::Mount {
+            let checked = plugin.mount(&cx).and_then(|mounted| {
+                let own = mounted
+                    .policies()
+                    .map_err(|err| PluginError::new(naming_owner(err, &fragments)))?;
+                Ok((mounted, own))
+            });
+            let (mounted, own) = match checked.map_err(|source| RegistryError::Mount {
                 plugin: describe(plugin.as_ref()),
                 source,
             }) {
@@ -163,12 +193,11 @@ impl Registry {
             fragments.push(Fragment {
                 plugin: name.clone(),
                 spec: mounted.spec,
-                scope: mounted.scope,
             });
             // A dynamic plugin's fragment is checked as it arrives, so a clash is pinned
             // on its file (and, with skip_invalid, leaves the rest serving).
             if plugin.origin().is_some() {
-                if let Err(err) = ApiDocument::build(&fragments, &public, &uncounted) {
+                if let Err(err) = ApiDocument::build(&fragments, &policies) {
                     let err = RegistryError::Mount {
                         plugin: describe(plugin.as_ref()),
                         source: PluginError::new(err.to_string()),
@@ -181,11 +210,14 @@ impl Registry {
                     return Err(err);
                 }
             }
-            public.extend(mounted.public);
-            uncounted.extend(mounted.uncounted);
+            policies.extend(own);
             endpoints.insert(name, mounted.endpoints);
         }
-        let document = Arc::new(ApiDocument::build(&fragments, &public, &uncounted)?);
+        let mut document = ApiDocument::build(&fragments, &policies)?;
+        if let Some(description) = &self.description {
+            document = document.with_description(description);
+        }
+        let document = Arc::new(document);
         self.document.fill(&document);
         let routes = crate::http::router::api_routes(&document, endpoints, API_PREFIX, services)?;
         Ok(MountedApi { document, routes })

@@ -4,8 +4,15 @@
 //! is set) gets a new schema, selected through the URL, so the server binary under test
 //! sees it too. Without the variable the Postgres half of a test says loudly that it
 //! skips; under CI (`CI` set) a missing service fails instead.
+//!
+//! A plugin's own tests start from [`world`] (the plugin mounted, two projects with
+//! keys) and use [`get`] and [`assert_problem`]; [`TestApp::new_project`] makes more.
+
+mod requests;
 
 use std::io::Write;
+
+pub use requests::{assert_problem, get, world, Answer, TestProject, World};
 
 use crate::{
     config::{DatabaseConfig, DatabaseUrl},
@@ -154,6 +161,12 @@ pub fn announce_skip(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "SKIPPED: {message}");
 }
 
+/// The name `on_each_backend!` needs, alone: see the macro.
+#[doc(hidden)]
+pub mod test_db_name {
+    pub use super::TestDb;
+}
+
 /// Runs each test body once per backend: `name::sqlite` and `name::postgres`.
 ///
 /// ```text
@@ -171,8 +184,12 @@ macro_rules! on_each_backend {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
+            // `TestDb` resolves through the test's own import when it has one (which
+            // then counts as used), and through this one when it has none.
+            #[allow(unused_imports)]
+            use $crate::testing::test_db_name::*;
 
-            async fn on_backend($db: $crate::testing::TestDb) $body
+            async fn on_backend($db: TestDb) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
@@ -222,31 +239,5 @@ impl TestApp {
         &self,
     ) -> poem::test::TestClient<&poem::endpoint::BoxEndpoint<'static, poem::Response>> {
         poem::test::TestClient::new(&self.endpoint)
-    }
-
-    /// A new Scale project with a budget no test or benchmark uses up, and a key of it
-    /// with `scopes`: the `Authorization` header value to send.
-    pub async fn bearer_for_new_project(&self, scopes: &[&str]) -> String {
-        use crate::auth::{key, store, Plan};
-        let db = &self.services.db;
-        let project = store::create_project(
-            db,
-            store::NewProject {
-                name: "Test project".into(),
-                // Several may share one database: the slug must not come from the name.
-                slug: Some(key::random_base62(8).to_lowercase()),
-                plan: Plan::Scale,
-                rate_limit_per_hour: Some(1_000_000_000),
-            },
-            0,
-        )
-        .await
-        .expect("create a project");
-        let scopes = scopes.iter().map(|s| s.to_string()).collect();
-        let hasher = self.services.authenticator.hasher().clone();
-        let (_, key) = store::create_key(db, &hasher, &project.id, "test", &scopes, None, 0)
-            .await
-            .expect("create a key");
-        format!("Bearer {key}")
     }
 }

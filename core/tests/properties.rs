@@ -348,7 +348,6 @@ fn document(plugin: &Plugin) -> Fragment {
     Fragment {
         plugin: plugin.name.clone(),
         spec: json!({"paths": paths, "components": {"schemas": schemas}, "tags": tags}),
-        scope: None,
     }
 }
 
@@ -525,7 +524,6 @@ proptest! {
         fragments.insert(at, Fragment {
             plugin: "intruder".into(),
             spec: json!({"components": {"schemas": {name.clone(): {"type": "string"}}}}),
-            scope: None,
         });
         let err = merge(&fragments, &no_shared()).unwrap_err();
         // Every plugin gives the name one shape: the first to declare it owns it, and the
@@ -595,7 +593,6 @@ proptest! {
                     spec: json!({"tags": names.iter()
                         .map(|n| json!({"name": n, "description": format!("{n} of {names:?}")}))
                         .collect::<Vec<_>>()}),
-                    scope: None,
                 })
                 .collect()
         };

@@ -63,11 +63,14 @@ fn library(features: &'static str) -> PathBuf {
     static PLAIN: OnceLock<PathBuf> = OnceLock::new();
     static WRONG_ABI: OnceLock<PathBuf> = OnceLock::new();
     static PANICS: OnceLock<PathBuf> = OnceLock::new();
+    static FOREIGN_PUBLIC: OnceLock<PathBuf> = OnceLock::new();
     static BUILDING: Mutex<()> = Mutex::new(());
     let cell = match features {
         "" => &PLAIN,
         "fixture-wrong-abi" => &WRONG_ABI,
-        _ => &PANICS,
+        "fixture-foreign-public" => &FOREIGN_PUBLIC,
+        "fixture-panic" => &PANICS,
+        other => panic!("no fixture `{other}`"),
     };
     cell.get_or_init(|| {
         let _one_at_a_time = BUILDING
@@ -195,11 +198,11 @@ async fn a_dynamic_route_is_served_like_a_built_in_one() {
         .ends_with(std::env::consts::DLL_SUFFIX));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_library_of_another_abi_version_stops_start_up_or_is_skipped() {
-    let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    let dir = plugins_dir(&library("fixture-wrong-abi"));
-    let plugins = dir.path().to_str().unwrap();
+/// With the fixture `features` in `plugins.dir`, `serve` stops and says why (its stderr
+/// is returned); with `plugins.skip_invalid`, the server serves without the library,
+/// which its log says it skipped. The server is returned for more checks.
+async fn refused_then_skipped(db: &TestDb, features: &'static str, dir: &Path) -> (String, Server) {
+    let plugins = dir.to_str().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let output = dashtray(
         scratch.path(),
@@ -211,15 +214,11 @@ async fn a_library_of_another_abi_version_stops_start_up_or_is_skipped() {
     .args(["serve", "--bind", "127.0.0.1:0"])
     .output()
     .unwrap();
-    assert!(!output.status.success());
-    let err = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        err.contains("dashtray_plugin_goals") && err.contains("ABI version 2"),
-        "{err}"
-    );
+    assert!(!output.status.success(), "{features}: start-up stops");
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
 
     let server = Server::on(
-        &db,
+        db,
         &[
             ("DASHTRAY_PLUGINS__DIR", plugins),
             ("DASHTRAY_PLUGINS__SKIP_INVALID", "true"),
@@ -228,12 +227,44 @@ async fn a_library_of_another_abi_version_stops_start_up_or_is_skipped() {
     let (status, _, _) = get_with_auth(&server.url("/api/v1/health"), None).await;
     assert_eq!(status, StatusCode::OK, "skipped, and serving");
     let (status, _, _) = get_with_auth(&server.url("/api/v1/goals"), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::NOT_FOUND, "the library is skipped");
     assert!(
         server.logs().contains("skipping a dynamic plugin"),
         "{}",
         server.logs()
     );
+    (err, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_of_another_abi_version_stops_start_up_or_is_skipped() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let dir = plugins_dir(&library("fixture-wrong-abi"));
+    let (err, _server) = refused_then_skipped(&db, "fixture-wrong-abi", dir.path()).await;
+    assert!(
+        err.contains("dashtray_plugin_goals") && err.contains("ABI version 2"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_making_another_plugin_s_operation_public_stops_start_up_or_is_skipped() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let dir = plugins_dir(&library("fixture-foreign-public"));
+    let (err, server) = refused_then_skipped(&db, "fixture-foreign-public", dir.path()).await;
+    assert!(
+        err.contains("dashtray_plugin_goals")
+            && err.contains("`getProject`")
+            && err.contains("plugin `projects`"),
+        "names the library, the operation and its owner: {err}"
+    );
+    let (status, _, _) = get_with_auth(&server.url("/api/v1/projects"), None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "getProject still needs a key"
+    );
+    assert!(server.logs().contains("getProject"), "{}", server.logs());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,11 @@
-//! `cargo xtask new-plugin NAME`: a plugin crate under `plugins/NAME` with one operation
-//! and its test, registered in the workspace and in `builtin_plugins()`.
+//! `cargo xtask new-plugin NAME`: a plugin crate under `plugins/NAME` with a list
+//! resource (its table, its operation, its test) written with core's plugin kit,
+//! registered in the workspace and in `builtin_plugins()`, with the operation's contract
+//! cases in `tests/e2e/contract.rs`: what CI checks passes as it stands.
 //!
-//! The crate's files come from `xtask/templates/plugin/`; registering is three small
-//! insertions at marked places, and when a place cannot be found the line to add is
-//! printed instead of guessed.
+//! The crate's files come from `xtask/templates/plugin/`; registering is small insertions
+//! at marked places, and when a place cannot be found the line to add is printed instead
+//! of guessed.
 
 use std::path::Path;
 
@@ -11,7 +13,10 @@ use anyhow::{bail, Context};
 
 const CARGO_TOML: &str = include_str!("../templates/plugin/Cargo.toml.tmpl");
 const LIB_RS: &str = include_str!("../templates/plugin/lib.rs.tmpl");
+const STORE_RS: &str = include_str!("../templates/plugin/store.rs.tmpl");
 const TEST_RS: &str = include_str!("../templates/plugin/test.rs.tmpl");
+/// The contract cases of the template's operation: one per answer it documents.
+const CONTRACT_CASES: &str = include_str!("../templates/plugin/contract_cases.rs.tmpl");
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let [name] = args else {
@@ -29,19 +34,25 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("tests"))?;
     std::fs::write(dir.join("Cargo.toml"), fill(CARGO_TOML))?;
     std::fs::write(dir.join("src/lib.rs"), fill(LIB_RS))?;
+    std::fs::write(dir.join("src/store.rs"), fill(STORE_RS))?;
     std::fs::write(dir.join(format!("tests/{name}.rs")), fill(TEST_RS))?;
     println!("created {}", dir.display());
 
     let mut manual = Vec::new();
     register_in_workspace(root, name, &mut manual)?;
     register_builtin(root, name, &mut manual)?;
+    add_contract_cases(root, &fill(CONTRACT_CASES), &mut manual)?;
     for line in &manual {
         println!("add by hand: {line}");
     }
     println!(
         "\nnext:\n  cargo test -p dashtray-{name}      # the plugin's own test\n  \
          cargo xtask openapi                # its operation joins openapi.yaml\n  \
-         cargo xtask docs                   # and the API reference"
+         cargo xtask docs                   # and the API reference and snippets\n  \
+         cargo test --test e2e contract     # its answers against the document\n\n\
+         A new operation needs a contract case per documented answer (tests/e2e/contract.rs);\n\
+         a required parameter needs an example value (xtask/src/docs/examples.rs) and, when it\n\
+         names a row (an id), demo rows with it (src/demo.rs): docs/plugins.md, \"Green\"."
     );
     Ok(())
 }
@@ -152,6 +163,31 @@ fn register_builtin(root: &Path, name: &str, manual: &mut Vec<String>) -> anyhow
     Ok(())
 }
 
+/// Puts `cases` at the end of the contract test's `CASES`, so the new operation's
+/// documented answers are exercised from the start.
+fn add_contract_cases(root: &Path, cases: &str, manual: &mut Vec<String>) -> anyhow::Result<()> {
+    let path = root.join("tests/e2e/contract.rs");
+    let text = std::fs::read_to_string(&path).context("read tests/e2e/contract.rs")?;
+    match insert_before_end_of(&text, "const CASES: &[Case] = &[", "];", cases) {
+        Some(edited) => std::fs::write(&path, edited).context("write tests/e2e/contract.rs")?,
+        None => manual.push(format!(
+            "these cases at the end of CASES in tests/e2e/contract.rs:\n{cases}"
+        )),
+    }
+    Ok(())
+}
+
+/// Inserts `lines` before the first line equal to `end` that follows the line `start`.
+fn insert_before_end_of(text: &str, start: &str, end: &str, lines: &str) -> Option<String> {
+    let all: Vec<&str> = text.lines().collect();
+    let from = all.iter().position(|l| l.trim_end() == start)?;
+    let at = from + all[from..].iter().position(|l| *l == end)?;
+    let mut edited: Vec<&str> = all[..at].to_vec();
+    edited.extend(lines.lines());
+    edited.extend(&all[at..]);
+    Some(edited.join("\n") + "\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +211,19 @@ mod tests {
             "a\n  x1\n  x2\n  x3\nb\n"
         );
         assert_eq!(insert_after_last(text, None, |l| l == "zz", "q"), None);
+    }
+
+    #[test]
+    fn contract_cases_go_at_the_end_of_their_list() {
+        let text = "const A: &[u8] = &[\n    1,\n];\nconst CASES: &[Case] = &[\n    x,\n];\n";
+        assert_eq!(
+            insert_before_end_of(text, "const CASES: &[Case] = &[", "];", "    y,\n").unwrap(),
+            "const A: &[u8] = &[\n    1,\n];\nconst CASES: &[Case] = &[\n    x,\n    y,\n];\n"
+        );
+        assert_eq!(
+            insert_before_end_of(text, "const OTHER: &[u8] = &[", "];", "y"),
+            None
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `cargo xtask new-plugin` end to end, in a copy of the workspace: the scaffolded crate
-//! builds, passes its own test, and after `cargo xtask openapi` its operation is in
-//! openapi.yaml.
+//! passes its own test, and after `cargo xtask openapi` and `cargo xtask docs` the copy
+//! passes what CI checks of it as it stands: `cargo fmt --check`, clippy with warnings
+//! denied, and the contract test with the cases the scaffold added.
 //!
-//! The copy lives at a fixed place under `target/` with its own target directory, so a
-//! second run reuses the first one's build (the outer `cargo test` holds the main
-//! target directory's lock while tests run).
+//! Slow (it builds the workspace a second time): one test. The copy is removed when the
+//! test ends, passed or failed; its target directory stays under `target/`, so a second
+//! run reuses the first one's dependencies (the outer `cargo test` holds the main target
+//! directory's lock while tests run).
 
 use std::{
     path::{Path, PathBuf},
@@ -18,33 +20,37 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// What a build needs: manifests, sources and the lock file, not `target/` or `.git`.
+/// The workspace's tracked files, as they are in the working tree: what a build and the
+/// checks read, not `target/` or `.git`.
 fn copy_workspace(root: &Path, copy: &Path) {
     if copy.exists() {
         std::fs::remove_dir_all(copy).unwrap();
     }
-    std::fs::create_dir_all(copy).unwrap();
-    // openapi.yaml: clients/rust generates its code from it when it builds.
-    for file in ["Cargo.toml", "Cargo.lock", "openapi.yaml"] {
-        std::fs::copy(root.join(file), copy.join(file)).unwrap();
+    let listed = Command::new("git")
+        .current_dir(root)
+        .args(["ls-files", "-z"])
+        .output()
+        .expect("run git ls-files");
+    assert!(listed.status.success(), "git ls-files failed");
+    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let file = Path::new(std::str::from_utf8(file).expect("UTF-8 file names"));
+        let from = root.join(file);
+        // A file deleted in the working tree but not yet from the index.
+        if !from.exists() {
+            continue;
+        }
+        let to = copy.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
     }
-    for dir in [
-        ".cargo", "abi", "benches", "clients", "core", "plugins", "src", "xtask",
-    ] {
-        copy_dir(&root.join(dir), &copy.join(dir));
+}
+
+/// Removes the copy when the test ends, however it ends.
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -87,12 +93,13 @@ fn xtask<'a>(command: &[&'a str]) -> Vec<&'a str> {
 }
 
 #[test]
-fn a_scaffolded_plugin_builds_passes_its_test_and_joins_the_document() {
+fn a_scaffolded_plugin_passes_its_test_and_ci_s_checks_as_it_stands() {
     let root = workspace_root();
     let scratch = root.join("target/scaffold-check");
     let copy = scratch.join("workspace");
     let target = scratch.join("target");
     copy_workspace(&root, &copy);
+    let _removed = RemovedOnDrop(copy.clone());
 
     let said = cargo(&copy, &target, &xtask(&["new-plugin", "goals"]));
     assert!(said.contains("created"), "{said}");
@@ -112,7 +119,7 @@ fn a_scaffolded_plugin_builds_passes_its_test_and_joins_the_document() {
         &["test", "--offline", "-p", "dashtray-goals"],
     );
     assert!(
-        tested.contains("answers_the_callers_project::sqlite ... ok"),
+        tested.contains("lists_the_callers_items_a_page_at_a_time::sqlite ... ok"),
         "{tested}"
     );
 
@@ -122,8 +129,34 @@ fn a_scaffolded_plugin_builds_passes_its_test_and_joins_the_document() {
         document.contains("/api/v1/goals:"),
         "the operation is in openapi.yaml"
     );
-    assert!(document.contains("operationId: getGoals"));
+    assert!(document.contains("operationId: listGoals"));
     assert!(document.contains("x-dashtray-scope: goals:read"));
+    cargo(&copy, &target, &xtask(&["docs"]));
+
+    // What CI runs over the whole workspace, on the copy with the new plugin.
+    cargo(&copy, &target, &["fmt", "--all", "--", "--check"]);
+    cargo(
+        &copy,
+        &target,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--offline",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    );
+    let contract = cargo(
+        &copy,
+        &target,
+        &["test", "--offline", "--test", "e2e", "contract"],
+    );
+    assert!(
+        contract.contains("every_operation_and_documented_answer_has_a_case ... ok"),
+        "{contract}"
+    );
 
     let again = run_cargo(&copy, &target, &xtask(&["new-plugin", "goals"]));
     assert!(

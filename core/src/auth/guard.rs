@@ -13,16 +13,7 @@ use crate::{
     error::{ApiError, ErrorCode},
 };
 
-/// What one operation requires of its caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// Served without a key (health, the document).
-    pub public: bool,
-    /// The scope a key needs, if any.
-    pub scope: Option<String>,
-    /// Counted against the project's budget (all keyed operations but `getRateLimit`).
-    pub counted: bool,
-}
+pub use crate::policy::Policy;
 
 /// Enforces policies; shared by every route.
 pub struct Guard {
@@ -46,7 +37,7 @@ impl Guard {
     pub fn authenticate(&self, req: &Request) -> Result<Principal, ApiError> {
         match req.extensions().get::<AuthOutcome>() {
             Some(AuthOutcome::Authenticated(principal)) => Ok(principal.clone()),
-            Some(AuthOutcome::Unavailable(err)) => Err(ApiError::new(err.code(), err.message())),
+            Some(AuthOutcome::Unavailable(err)) => Err(ApiError::shared(err)),
             Some(AuthOutcome::Unauthenticated) | None => Err(self.unauthenticated(client_ip(req))),
         }
     }

@@ -47,6 +47,17 @@ pub enum StoreError {
     Database(#[from] DbError),
 }
 
+/// A handler's `?` on the store: an unreachable database is 503, anything else 500, the
+/// error kept as the logged cause.
+impl From<StoreError> for crate::error::ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Database(err) => err.into(),
+            other => crate::error::ApiError::internal(other),
+        }
+    }
+}
+
 /// What `projects create` takes.
 #[derive(Debug, Clone)]
 pub struct NewProject {

@@ -21,6 +21,7 @@
 //! is not sqlx. Where the dialects differ, [`Db::kind`] tells which one is in use.
 
 mod postgres;
+pub mod resource;
 mod sqlite;
 mod value;
 

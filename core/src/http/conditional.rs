@@ -14,6 +14,15 @@ use poem::{
 
 use crate::http::layer::Step;
 
+/// The headers [`ConditionalGet`] adds, as the document names them.
+pub const HEADERS: [&str; 3] = ["ETag", "Cache-Control", "Vary"];
+
+/// Whether an answer is tagged: a GET's 200 that chose no caching of its own (health:
+/// `no-store`). The layer asks it of each answer, the document of each operation.
+pub fn applies(is_get: bool, status: StatusCode, sets_cache_control: bool) -> bool {
+    is_get && status == StatusCode::OK && !sets_cache_control
+}
+
 #[derive(Clone)]
 pub struct ConditionalGet {
     cache_control: HeaderValue,
@@ -33,11 +42,11 @@ impl ConditionalGet {
         is_get: bool,
         if_none_match: Option<HeaderValue>,
     ) -> Result<Response> {
-        // Answers that chose their own caching (health: no-store) are left alone.
-        if !is_get
-            || resp.status() != StatusCode::OK
-            || resp.headers().contains_key(header::CACHE_CONTROL)
-        {
+        if !applies(
+            is_get,
+            resp.status(),
+            resp.headers().contains_key(header::CACHE_CONTROL),
+        ) {
             return Ok(resp);
         }
         let (mut parts, body) = resp.into_parts();

@@ -79,21 +79,21 @@ fn layers(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respon
 /// CORS for the configured origins: GET from a browser with a key, and the headers a
 /// browser client needs to read (budget, caching, paging, request id).
 fn cors(origins: &[String]) -> poem::middleware::Cors {
+    use poem::http::header;
     let cors = poem::middleware::Cors::new()
         .allow_methods([poem::http::Method::GET, poem::http::Method::HEAD])
         .allow_headers(["authorization", "if-none-match", "x-request-id"])
-        .expose_headers([
-            "x-ratelimit-limit",
-            "x-ratelimit-remaining",
-            "x-ratelimit-used",
-            "x-ratelimit-reset",
-            "ratelimit",
-            "ratelimit-policy",
-            "retry-after",
-            "etag",
-            "link",
-            "x-request-id",
-        ])
+        .expose_headers(
+            crate::ratelimit::headers::WINDOW
+                .iter()
+                .map(|h| h.name.clone())
+                .chain([
+                    header::RETRY_AFTER,
+                    header::ETAG,
+                    header::LINK,
+                    request_id::HEADER,
+                ]),
+        )
         .max_age(600);
     match origins.iter().any(|o| o == "*") {
         true => cors,

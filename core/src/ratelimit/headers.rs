@@ -16,6 +16,57 @@ pub const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 pub const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
+/// A header as the document shows it: its name in the document's casing, what it says,
+/// and whether its value is an integer (else a string).
+#[derive(Debug, Clone)]
+pub struct Documented {
+    pub name: HeaderName,
+    pub shown: &'static str,
+    pub description: &'static str,
+    pub integer: bool,
+}
+
+/// The window's headers [`apply`] sets, as the document describes them and CORS exposes
+/// them: the one list of their names.
+pub const WINDOW: [Documented; 6] = [
+    Documented {
+        name: LIMIT,
+        shown: "X-RateLimit-Limit",
+        description: "Requests the project may make per hour.",
+        integer: true,
+    },
+    Documented {
+        name: REMAINING,
+        shown: "X-RateLimit-Remaining",
+        description: "Requests left in the current window.",
+        integer: true,
+    },
+    Documented {
+        name: USED,
+        shown: "X-RateLimit-Used",
+        description: "Requests counted in the current window.",
+        integer: true,
+    },
+    Documented {
+        name: RESET,
+        shown: "X-RateLimit-Reset",
+        description: "When the window resets, in Unix seconds.",
+        integer: true,
+    },
+    Documented {
+        name: POLICY,
+        shown: "RateLimit-Policy",
+        description: "The quota policy (IETF draft), e.g. `\"project\";q=1000;w=3600`.",
+        integer: false,
+    },
+    Documented {
+        name: RATELIMIT,
+        shown: "RateLimit",
+        description: "The current limit (IETF draft), e.g. `\"project\";r=998;t=1800`: requests remaining and seconds to reset.",
+        integer: false,
+    },
+];
+
 /// Sets the window's headers (and `Retry-After` on a 429) on `resp`.
 pub fn apply(usage: &Usage, resp: &mut Response) {
     let headers = resp.headers_mut();
@@ -38,5 +89,22 @@ pub fn apply(usage: &Usage, resp: &mut Response) {
     );
     if !usage.allowed {
         headers.insert(RETRY_AFTER, HeaderValue::from(usage.reset_in_secs));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_names_are_the_names_sent() {
+        for header in WINDOW {
+            assert!(
+                header.shown.eq_ignore_ascii_case(header.name.as_str()),
+                "{} is sent as {}",
+                header.shown,
+                header.name
+            );
+        }
     }
 }

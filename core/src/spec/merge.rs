@@ -18,8 +18,6 @@ pub const METHODS: [&str; 8] = [
 pub struct Fragment {
     pub plugin: String,
     pub spec: Value,
-    /// The scope a key needs for the fragment's operations.
-    pub scope: Option<String>,
 }
 
 /// A reason the plugins' documents cannot be served as one.
@@ -303,7 +301,6 @@ mod tests {
         Fragment {
             plugin: plugin.into(),
             spec,
-            scope: None,
         }
     }
 

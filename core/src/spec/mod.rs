@@ -12,9 +12,13 @@ use serde_json::{json, Map, Value};
 
 pub use merge::{Fragment, MergeError, METHODS};
 
-use crate::poem_seams::document::{
-    describe_bare_responses, drop_annotation_only_all_of_members, mark_optional_nullable,
-    recase_header_names,
+use crate::{
+    http::conditional,
+    poem_seams::document::{
+        describe_bare_responses, drop_annotation_only_all_of_members, mark_optional_nullable,
+        recase_header_names,
+    },
+    policy::{Policies, Policy},
 };
 
 /// Every operation lives under this prefix.
@@ -27,6 +31,13 @@ pub const BEARER_SCHEME: &str = "bearerAuth";
 pub const SCOPE_EXTENSION: &str = "x-dashtray-scope";
 
 type Components = BTreeMap<String, BTreeMap<String, Value>>;
+
+/// `info.description` when the server gives none ([`ApiDocument::with_description`]):
+/// what core itself guarantees, whichever plugins are loaded.
+pub const DEFAULT_DESCRIPTION: &str = "A Dashtray project's data, served by its plugins. \
+    Every request except health and this document needs an API key \
+    (`Authorization: Bearer dk_...`); a project's keys share one hourly rate limit. \
+    Errors are `application/problem+json`.";
 
 /// One operation of the document, as the router and `dashtray plugins` see it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,18 +64,11 @@ pub struct ApiDocument {
 }
 
 impl ApiDocument {
-    /// Merges the fragments; `public` holds the operationIds served without a key.
-    pub fn build(
-        fragments: &[Fragment],
-        public: &BTreeSet<String>,
-        uncounted: &BTreeSet<String>,
-    ) -> Result<ApiDocument, MergeError> {
+    /// Merges the fragments; `policies` say which operations are public, counted and
+    /// scoped (an operation without one is keyed, counted and unscoped).
+    pub fn build(fragments: &[Fragment], policies: &Policies) -> Result<ApiDocument, MergeError> {
         let shared = shared_components();
         let merged = merge::merge(fragments, &shared)?;
-        let scopes: BTreeMap<&str, &str> = fragments
-            .iter()
-            .filter_map(|f| f.scope.as_deref().map(|s| (f.plugin.as_str(), s)))
-            .collect();
 
         let mut operations = Vec::new();
         let mut paths = Map::new();
@@ -78,14 +82,13 @@ impl ApiDocument {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                let is_public = public.contains(&id);
-                let counted = !is_public && !uncounted.contains(&id);
+                let policy = policies
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| Policy::keyed(None));
+                let (is_public, counted, scope) = (policy.public, policy.counted, policy.scope);
                 any_secured |= !is_public;
                 let plugin = merged.operation_owner[&id].clone();
-                let scope = match is_public {
-                    true => None,
-                    false => scopes.get(plugin.as_str()).map(|s| (*s).to_owned()),
-                };
                 let is_get = method == "get";
                 add_shared_parts(&mut operation, path, is_get, is_public, scope.as_deref());
                 operations.push(OperationInfo {
@@ -129,11 +132,7 @@ impl ApiDocument {
             "info": {
                 "title": "Dashtray API",
                 "version": env!("CARGO_PKG_VERSION"),
-                "description": "Programmatic, read-only access to a Dashtray project's data: \
-                    the project, its metrics and time series, integrations and dashboards. \
-                    Every request except health and this document needs an API key \
-                    (`Authorization: Bearer dk_...`); a project's keys share one hourly \
-                    rate limit. Errors are `application/problem+json`.",
+                "description": DEFAULT_DESCRIPTION,
             },
             "servers": [{"url": "http://127.0.0.1:8080", "description": "`dashtray serve` with the default `server.bind`"}],
             "tags": merged.tags.values().cloned().collect::<Vec<_>>(),
@@ -150,6 +149,13 @@ impl ApiDocument {
 
     pub fn value(&self) -> &Value {
         &self.value
+    }
+
+    /// The document with `description` as its `info.description`: what the server that
+    /// ships these plugins says about them.
+    pub fn with_description(mut self, description: &str) -> ApiDocument {
+        self.value["info"]["description"] = Value::from(description);
+        self
     }
 
     pub fn operations(&self) -> &[OperationInfo] {
@@ -212,14 +218,17 @@ fn add_shared_parts(
                 let headers = response.entry("headers").or_insert_with(|| json!({}));
                 recase_header_names(headers);
                 add_header_refs(headers, &[REQUEST_ID]);
-                // Mirrors http::conditional: GET 200s that set no caching of their own.
-                if is_get && status == "200" && headers.get("Cache-Control").is_none() {
-                    add_header_refs(headers, &CONDITIONAL_HEADERS);
+                let own_caching = headers.get("Cache-Control").is_some();
+                let tagged = status
+                    .parse()
+                    .is_ok_and(|status| conditional::applies(is_get, status, own_caching));
+                if tagged {
+                    add_header_refs(headers, &conditional::HEADERS);
                 }
                 if !public {
                     // An operation's own answers come after the key is checked: the
                     // project's window is always known, so always sent.
-                    add_required_headers(headers, &RATE_LIMIT_HEADERS);
+                    add_required_headers(headers, &rate_limit_headers());
                 }
             }
         }
@@ -250,17 +259,13 @@ fn add_shared_parts(
 }
 
 const REQUEST_ID: &str = "X-Request-Id";
-/// On GET 200s: see `http::conditional`.
-const CONDITIONAL_HEADERS: [&str; 3] = ["ETag", "Cache-Control", "Vary"];
-/// On every answer to an authenticated request.
-const RATE_LIMIT_HEADERS: [&str; 6] = [
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Used",
-    "X-RateLimit-Reset",
-    "RateLimit-Policy",
-    "RateLimit",
-];
+/// On every answer to an authenticated request: the ones `ratelimit::headers` sets.
+fn rate_limit_headers() -> Vec<&'static str> {
+    crate::ratelimit::headers::WINDOW
+        .into_iter()
+        .map(|h| h.shown)
+        .collect()
+}
 
 fn add_header_refs(headers: &mut Value, names: &[&str]) {
     for name in names {
@@ -292,14 +297,12 @@ fn always(mut header: Value) -> Value {
 fn shared_headers() -> BTreeMap<String, Value> {
     let integer = || json!({"type": "integer", "format": "int64"});
     let string = || json!({"type": "string"});
+    let window = crate::ratelimit::headers::WINDOW.into_iter().map(|h| {
+        let schema = if h.integer { integer() } else { string() };
+        (h.shown, header(h.description, schema))
+    });
     [
         (REQUEST_ID, always(header("The id of this request, as in the log; the caller's own `X-Request-Id` is kept when it is 1-128 characters of letters, digits, `-`, `_`, `.`.", string()))),
-        ("X-RateLimit-Limit", header("Requests the project may make per hour.", integer())),
-        ("X-RateLimit-Remaining", header("Requests left in the current window.", integer())),
-        ("X-RateLimit-Used", header("Requests counted in the current window.", integer())),
-        ("X-RateLimit-Reset", header("When the window resets, in Unix seconds.", integer())),
-        ("RateLimit-Policy", header("The quota policy (IETF draft), e.g. `\"project\";q=1000;w=3600`.", string())),
-        ("RateLimit", header("The current limit (IETF draft), e.g. `\"project\";r=998;t=1800`: requests remaining and seconds to reset.", string())),
         // Listed only on 429s, which always carry it.
         ("Retry-After", always(header("Seconds to wait before retrying.", integer()))),
         ("ETag", header("The answer's validator: send it back in `If-None-Match` to get `304 Not Modified` while it is current (a 304 is not counted).", string())),
@@ -308,6 +311,7 @@ fn shared_headers() -> BTreeMap<String, Value> {
         ("WWW-Authenticate", header("`Bearer realm=\"dashtray\"`, with `error=\"insufficient_scope\"` and the scope on a 403 for a missing scope.", string())),
     ]
     .into_iter()
+    .chain(window)
     .map(|(name, value)| (name.to_owned(), value))
     .collect()
 }
@@ -367,7 +371,7 @@ fn shared_components() -> Components {
         add_required_headers(&mut headers, always);
         add_header_refs(&mut headers, extra);
         if rate_limited {
-            add_header_refs(&mut headers, &RATE_LIMIT_HEADERS);
+            add_header_refs(&mut headers, &rate_limit_headers());
         }
         json!({
             "description": description,
@@ -523,8 +527,13 @@ mod tests {
         Fragment {
             plugin: plugin.into(),
             spec,
-            scope: None,
         }
+    }
+
+    fn public(ids: &[&str]) -> Policies {
+        ids.iter()
+            .map(|id| ((*id).to_owned(), Policy::public()))
+            .collect()
     }
 
     fn things() -> Fragment {
@@ -540,7 +549,7 @@ mod tests {
 
     #[test]
     fn secured_operation_gets_scheme_errors_and_request_id() {
-        let doc = ApiDocument::build(&[things()], &BTreeSet::new(), &BTreeSet::new()).unwrap();
+        let doc = ApiDocument::build(&[things()], &Policies::new()).unwrap();
         let op = &doc.value()["paths"]["/api/v1/things/{id}"]["get"];
         assert_eq!(op["security"], json!([{"bearerAuth": []}]));
         for status in ["400", "401", "403", "404", "429", "500", "503"] {
@@ -564,8 +573,7 @@ mod tests {
 
     #[test]
     fn public_operation_has_no_auth_errors_and_no_unused_components() {
-        let public: BTreeSet<String> = ["getThing".to_owned()].into();
-        let doc = ApiDocument::build(&[things()], &public, &BTreeSet::new()).unwrap();
+        let doc = ApiDocument::build(&[things()], &public(&["getThing"])).unwrap();
         let op = &doc.value()["paths"]["/api/v1/things/{id}"]["get"];
         assert!(op.get("security").is_none());
         assert!(op["responses"].get("401").is_none());
@@ -582,9 +590,7 @@ mod tests {
             "operationId": "health",
             "responses": {"503": {"description": "unhealthy, with the checks"}}
         }}}});
-        let public: BTreeSet<String> = ["health".to_owned()].into();
-        let doc =
-            ApiDocument::build(&[fragment("system", spec)], &public, &BTreeSet::new()).unwrap();
+        let doc = ApiDocument::build(&[fragment("system", spec)], &public(&["health"])).unwrap();
         let resp = &doc.value()["paths"]["/api/v1/health"]["get"]["responses"]["503"];
         assert_eq!(resp["description"], "unhealthy, with the checks");
     }
@@ -595,14 +601,8 @@ mod tests {
             "other",
             json!({"paths": {"/a": {"get": {"operationId": "a", "responses": {}}}}}),
         );
-        let one = ApiDocument::build(
-            &[things(), other.clone()],
-            &BTreeSet::new(),
-            &BTreeSet::new(),
-        )
-        .unwrap();
-        let two =
-            ApiDocument::build(&[other, things()], &BTreeSet::new(), &BTreeSet::new()).unwrap();
+        let one = ApiDocument::build(&[things(), other.clone()], &Policies::new()).unwrap();
+        let two = ApiDocument::build(&[other, things()], &Policies::new()).unwrap();
         assert_eq!(one.to_json(), two.to_json());
         assert_eq!(one.to_yaml(), two.to_yaml());
         let paths: Vec<&String> = one.value()["paths"].as_object().unwrap().keys().collect();

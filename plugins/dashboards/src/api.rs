@@ -1,14 +1,14 @@
 //! The plugin's operations and their schemas: list and get, read-only.
 
 use dashtray_core::{
-    db::DbError,
-    listing::{default_limit, Pagination},
+    error::UnknownStoredValue,
+    listing::{Limit, Offset, Pagination},
     ApiError, Db, Json, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Path, Query},
-    ApiResponse, Enum, Object, OpenApi, Tags,
+    Enum, Object, OpenApi, Tags,
 };
 
 use crate::store::{self, DashboardRow, WidgetRow};
@@ -78,12 +78,13 @@ impl TryFrom<WidgetRow> for DashboardWidget {
 
     fn try_from(row: WidgetRow) -> Result<Self, ApiError> {
         // A type the API does not know is a fault in the stored data, not the caller's.
-        let widget_type = WidgetType::from_stored(&row.widget_type).ok_or_else(|| {
-            ApiError::from(DbError::Decode {
-                column: "type".into(),
-                message: format!("widget `{}` has unknown type `{}`", row.id, row.widget_type),
-            })
-        })?;
+        let widget_type =
+            WidgetType::from_stored(&row.widget_type).ok_or_else(|| UnknownStoredValue {
+                resource: "widget",
+                id: row.id.clone(),
+                field: "type",
+                value: row.widget_type.clone(),
+            })?;
         Ok(DashboardWidget {
             id: row.id,
             widget_type,
@@ -136,14 +137,6 @@ impl TryFrom<DashboardRow> for DashboardBody {
     }
 }
 
-/// `{"data": [<dashboard>...], "pagination": {...}}`
-#[derive(Debug, Object, serde::Serialize)]
-#[oai(rename = "DashboardPage")]
-struct DashboardPage {
-    data: Vec<DashboardBody>,
-    pagination: Pagination,
-}
-
 /// `{"data": <dashboard>}`
 #[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "DashboardResponse")]
@@ -151,17 +144,9 @@ struct DashboardResponse {
     data: DashboardBody,
 }
 
-#[derive(ApiResponse)]
-enum ListResponse {
-    /// A page of the project's dashboards.
-    #[oai(status = 200)]
-    Ok(
-        Json<DashboardPage>,
-        /// The neighbouring pages, where they exist: `<url>; rel="next"` and
-        /// `<url>; rel="prev"`, URLs relative and keeping the request's other parameters.
-        #[oai(header = "Link")]
-        Option<String>,
-    ),
+dashtray_core::list_page! {
+    /// `{"data": [<dashboard>...], "pagination": {...}}`
+    DashboardPage of DashboardBody, answered as ListResponse: "A page of the project's dashboards."
 }
 
 pub(crate) struct DashboardsApi {
@@ -185,29 +170,20 @@ impl DashboardsApi {
         req: &Request,
         principal: Data<&Principal>,
         /// Dashboards per page, 1 to 1000.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "1000"))
-        )]
-        limit: Query<u32>,
+        limit: Query<Limit>,
         /// Dashboards to skip before the page.
-        #[oai(
-            default,
-            validator(minimum(value = "0"), maximum(value = "1000000000000"))
-        )]
-        offset: Query<u64>,
+        offset: Query<Offset>,
     ) -> Result<ListResponse, ApiError> {
-        let page = store::page(&self.db, &principal.project_id, limit.0, offset.0).await?;
-        let pagination = Pagination::new(limit.0, offset.0, page.total);
-        let link = pagination.link_header(req);
-        let data = page
-            .rows
+        let (rows, total) =
+            store::page(&self.db, &principal.project_id, limit.get(), offset.get()).await?;
+        let data = rows
             .into_iter()
             .map(DashboardBody::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(ListResponse::Ok(
-            Json(DashboardPage { data, pagination }),
-            link,
+        Ok(ListResponse::page(
+            data,
+            Pagination::of(limit.0, offset.0, total),
+            req,
         ))
     }
 

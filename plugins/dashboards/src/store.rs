@@ -1,11 +1,13 @@
 //! The plugin's tables: written by [`insert`] (demo loader, tests), read by the API with a
 //! fixed number of queries per page.
 
-use std::collections::HashMap;
-
 use dashtray_core::{
     auth::key::random_id,
-    db::{offset_param, placeholders, query, DbError, Row},
+    db::{
+        query,
+        resource::{children, Rows},
+        DbError, Row,
+    },
     Db, Migration,
 };
 
@@ -149,34 +151,26 @@ pub(crate) struct WidgetRow {
     pub h: i32,
 }
 
-/// One page of a project's dashboards and the size of the whole list.
-pub(crate) struct Page {
-    pub rows: Vec<DashboardRow>,
-    pub total: u64,
-}
+/// The project's dashboards by `created_at`, then `id`.
+const DASHBOARDS: Rows = Rows::new(
+    "dashboards",
+    "id, name, description, created_at, updated_at",
+    "created_at, id",
+);
 
-const COLUMNS: &str = "id, name, description, created_at, updated_at";
-
-/// The project's dashboards by `created_at`, then `id`: three queries whatever the page
-/// size (page, count, widgets).
+/// One page of the project's dashboards and the size of the whole list: at most three
+/// queries whatever the page size (page, count, widgets).
 pub(crate) async fn page(
     db: &Db,
     project_id: &str,
     limit: u32,
     offset: u64,
-) -> Result<Page, DbError> {
-    let mut rows = query(format!(
-        "SELECT {COLUMNS} FROM dashboards WHERE project_id = $1 \
-         ORDER BY created_at, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(project_id)
-    .bind(limit)
-    .bind(offset_param(offset))
-    .fetch_all(db, from_row)
-    .await?;
-    let total = db.count_for_project("dashboards", project_id).await?;
+) -> Result<(Vec<DashboardRow>, u64), DbError> {
+    let (mut rows, total) = DASHBOARDS
+        .page(db, project_id, limit, offset, from_row)
+        .await?;
     attach_widgets(db, &mut rows).await?;
-    Ok(Page { rows, total })
+    Ok((rows, total))
 }
 
 /// The project's dashboard `id`; `None` when it does not exist or is another project's.
@@ -185,14 +179,7 @@ pub(crate) async fn find(
     project_id: &str,
     id: &str,
 ) -> Result<Option<DashboardRow>, DbError> {
-    let found = query(format!(
-        "SELECT {COLUMNS} FROM dashboards WHERE id = $1 AND project_id = $2"
-    ))
-    .bind(id)
-    .bind(project_id)
-    .fetch_optional(db, from_row)
-    .await?;
-    let Some(found) = found else {
+    let Some(found) = DASHBOARDS.find(db, project_id, id, from_row).await? else {
         return Ok(None);
     };
     let mut rows = vec![found];
@@ -202,25 +189,15 @@ pub(crate) async fn find(
 
 /// Fills every dashboard's widgets with one query for all of them.
 async fn attach_widgets(db: &Db, rows: &mut [DashboardRow]) -> Result<(), DbError> {
-    // `IN ()` is not valid SQL, and an empty page has nothing to fill.
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let mut by_dashboard = children(
+        db,
         "SELECT id, dashboard_id, type, title, metric_ids, x, y, w, h FROM dashboard_widgets \
-         WHERE dashboard_id IN ({}) ORDER BY dashboard_id, position",
-        placeholders(1, rows.len())
-    );
-    let widgets: Vec<(String, WidgetRow)> = query(sql)
-        .bind_all(rows.iter().map(|row| row.id.as_str()))
-        .fetch_all(db, |found| {
-            Ok((found.get("dashboard_id")?, widget_from_row(found)?))
-        })
-        .await?;
-    let mut by_dashboard: HashMap<String, Vec<WidgetRow>> = HashMap::new();
-    for (dashboard_id, widget) in widgets {
-        by_dashboard.entry(dashboard_id).or_default().push(widget);
-    }
+         WHERE dashboard_id IN ({parents}) ORDER BY dashboard_id, position",
+        &ids,
+        |found| Ok((found.get("dashboard_id")?, widget_from_row(found)?)),
+    )
+    .await?;
     for row in rows {
         row.widgets = by_dashboard.remove(&row.id).unwrap_or_default();
     }

@@ -1,90 +1,20 @@
 //! The plugin in process, on both backends: listing with widgets, paging, fetching one,
 //! refusing bad parameters, and never showing one project another's dashboards.
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::sync::Arc;
 
 use dashtray_core::{
-    auth::{store as auth_store, store::NewProject, Plan},
-    clock::SystemClock,
     on_each_backend,
-    testing::{TestApp, TestDb},
-    Config,
+    testing::{assert_problem, get, world, TestApp, TestDb},
 };
 use dashtray_dashboards::{
     store::{self, NewDashboard, NewWidget},
     DashboardsPlugin, SCOPE,
 };
-use poem::http::{header, HeaderMap, StatusCode};
+use poem::http::StatusCode;
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_700_000_000_000;
-
-/// Two projects, A and B, each with a key holding the plugin's scope, and a key of A
-/// without it.
-struct World {
-    app: TestApp,
-    a_key: String,
-    b_key: String,
-    unscoped_key: String,
-}
-
-async fn world(db: &TestDb) -> World {
-    let app = TestApp::start(
-        db,
-        vec![Arc::new(DashboardsPlugin)],
-        Config::default(),
-        Arc::new(SystemClock),
-    )
-    .await;
-    let a = project(&app, "Project A").await;
-    let b = project(&app, "Project B").await;
-    World {
-        a_key: key(&app, &a, &[SCOPE]).await,
-        b_key: key(&app, &b, &[SCOPE]).await,
-        unscoped_key: key(&app, &a, &["projects:read"]).await,
-        app,
-    }
-}
-
-async fn project(app: &TestApp, name: &str) -> String {
-    let new = NewProject {
-        name: name.into(),
-        slug: None,
-        plan: Plan::Scale,
-        rate_limit_per_hour: None,
-    };
-    auth_store::create_project(&app.services.db, new, NOW)
-        .await
-        .unwrap()
-        .id
-}
-
-async fn key(app: &TestApp, project_id: &str, scopes: &[&str]) -> String {
-    let scopes: BTreeSet<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let services = &app.services;
-    let (_, key) = auth_store::create_key(
-        &services.db,
-        services.authenticator.hasher(),
-        project_id,
-        "t",
-        &scopes,
-        None,
-        NOW,
-    )
-    .await
-    .unwrap();
-    key
-}
-
-async fn project_of(app: &TestApp, key: &str) -> String {
-    let public_id = dashtray_core::auth::key::parse(key).unwrap();
-    auth_store::find_key(&app.services.db, public_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .principal
-        .project_id
-}
 
 fn widget(id: &str, widget_type: &str, metric_ids: &[&str], x: i32) -> NewWidget {
     NewWidget {
@@ -113,8 +43,7 @@ fn dashboard(id: &str, project_id: &str, created_at: i64) -> NewDashboard {
 
 /// Five dashboards of the key's project, stored out of order; in list order they are
 /// dsh_a, dsh_b, dsh_c (ties on `created_at` broken by id), dsh_d, dsh_e.
-async fn five_dashboards(app: &TestApp, key: &str) {
-    let project_id = project_of(app, key).await;
+async fn five_dashboards(app: &TestApp, project_id: &str) {
     for (id, at) in [
         ("dsh_e", NOW + 4_000),
         ("dsh_c", NOW + 1_000),
@@ -122,62 +51,10 @@ async fn five_dashboards(app: &TestApp, key: &str) {
         ("dsh_d", NOW + 2_000),
         ("dsh_b", NOW + 1_000),
     ] {
-        store::insert(&app.services.db, &dashboard(id, &project_id, at))
+        store::insert(&app.services.db, &dashboard(id, project_id, at))
             .await
             .unwrap();
     }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-async fn get(app: &TestApp, key: &str, uri: &str) -> Answer {
-    let resp = app
-        .client()
-        .get(uri)
-        .header("Authorization", format!("Bearer {key}"))
-        .send()
-        .await;
-    let status = resp.0.status();
-    let headers = resp.0.headers().clone();
-    let body = resp.0.into_body().into_json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn ids(body: &Value) -> Vec<&str> {
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap())
-        .collect()
-}
-
-fn link(answer: &Answer) -> Option<&str> {
-    answer
-        .headers
-        .get(header::LINK)
-        .map(|v| v.to_str().unwrap())
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["error"], code, "{}", answer.body);
-    assert_eq!(answer.body["status"], status.as_u16());
-    assert!(answer.body["message"]
-        .as_str()
-        .is_some_and(|m| !m.is_empty()));
 }
 
 /// A dashboard whose widgets are stored in an order their ids would not give.
@@ -237,8 +114,8 @@ fn revenue_json() -> Value {
 
 on_each_backend! {
     async fn lists_dashboards_with_their_widgets_in_position_order(db: TestDb) {
-        let w = world(&db).await;
-        let project_id = project_of(&w.app, &w.a_key).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        let project_id = w.a.id.clone();
         let empty = NewDashboard {
             id: "dsh_empty".into(),
             project_id: project_id.clone(),
@@ -251,9 +128,9 @@ on_each_backend! {
         store::insert(&w.app.services.db, &empty).await.unwrap();
         store::insert(&w.app.services.db, &revenue_dashboard(&project_id)).await.unwrap();
 
-        let answer = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
+        let answer = get(&w.app, &w.a.key, "/api/v1/dashboards").await;
         assert_eq!(answer.status, StatusCode::OK);
-        assert_eq!(link(&answer), None, "one page has no neighbours");
+        assert_eq!(answer.link(), None, "one page has no neighbours");
         assert_eq!(answer.body, json!({
             "data": [
                 revenue_json(),
@@ -271,10 +148,10 @@ on_each_backend! {
     }
 
     async fn orders_by_creation_time_then_id(db: TestDb) {
-        let w = world(&db).await;
-        five_dashboards(&w.app, &w.a_key).await;
-        let answer = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
-        assert_eq!(ids(&answer.body), ["dsh_a", "dsh_b", "dsh_c", "dsh_d", "dsh_e"]);
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        five_dashboards(&w.app, &w.a.id).await;
+        let answer = get(&w.app, &w.a.key, "/api/v1/dashboards").await;
+        assert_eq!(answer.ids(), ["dsh_a", "dsh_b", "dsh_c", "dsh_d", "dsh_e"]);
         // Each page row carries its own widgets, not a neighbour's.
         for dashboard in answer.body["data"].as_array().unwrap() {
             let own = format!("wgt_{}", dashboard["id"].as_str().unwrap());
@@ -284,21 +161,21 @@ on_each_backend! {
     }
 
     async fn walks_every_page_once_with_links(db: TestDb) {
-        let w = world(&db).await;
-        five_dashboards(&w.app, &w.a_key).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        five_dashboards(&w.app, &w.a.id).await;
         let mut seen = Vec::new();
         let mut links = Vec::new();
         for offset in [0, 2, 4] {
             let uri = format!("/api/v1/dashboards?limit=2&offset={offset}");
-            let answer = get(&w.app, &w.a_key, &uri).await;
+            let answer = get(&w.app, &w.a.key, &uri).await;
             assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
             let page = &answer.body["pagination"];
             assert_eq!(page["limit"], 2);
             assert_eq!(page["offset"], offset);
             assert_eq!(page["total"], 5);
             assert_eq!(page["hasMore"], offset < 4);
-            seen.extend(ids(&answer.body).into_iter().map(str::to_owned));
-            links.push(link(&answer).map(str::to_owned));
+            seen.extend(answer.ids().into_iter().map(str::to_owned));
+            links.push(answer.link().map(str::to_owned));
         }
         assert_eq!(seen, ["dsh_a", "dsh_b", "dsh_c", "dsh_d", "dsh_e"]);
         assert_eq!(
@@ -315,9 +192,9 @@ on_each_backend! {
     }
 
     async fn an_offset_past_the_end_is_an_empty_page(db: TestDb) {
-        let w = world(&db).await;
-        five_dashboards(&w.app, &w.a_key).await;
-        let answer = get(&w.app, &w.a_key, "/api/v1/dashboards?offset=10").await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        five_dashboards(&w.app, &w.a.id).await;
+        let answer = get(&w.app, &w.a.key, "/api/v1/dashboards?offset=10").await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.body["data"], json!([]));
         assert_eq!(answer.body["pagination"]["total"], 5);
@@ -325,36 +202,36 @@ on_each_backend! {
     }
 
     async fn refuses_out_of_range_and_malformed_paging(db: TestDb) {
-        let w = world(&db).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
         for (query, parameter) in [
             ("limit=0", "limit"),
             ("limit=1001", "limit"),
             ("limit=abc", "limit"),
             ("offset=-1", "offset"),
         ] {
-            let answer = get(&w.app, &w.a_key, &format!("/api/v1/dashboards?{query}")).await;
+            let answer = get(&w.app, &w.a.key, &format!("/api/v1/dashboards?{query}")).await;
             assert_problem(&answer, StatusCode::BAD_REQUEST, "invalid_parameter");
             assert_eq!(answer.body["details"][0]["parameter"], parameter, "{query}: {}", answer.body);
         }
     }
 
     async fn gets_one_dashboard(db: TestDb) {
-        let w = world(&db).await;
-        let project_id = project_of(&w.app, &w.a_key).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        let project_id = w.a.id.clone();
         store::insert(&w.app.services.db, &revenue_dashboard(&project_id)).await.unwrap();
-        let answer = get(&w.app, &w.a_key, "/api/v1/dashboards/dsh_revenue").await;
+        let answer = get(&w.app, &w.a.key, "/api/v1/dashboards/dsh_revenue").await;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.body, json!({"data": revenue_json()}));
     }
 
     async fn another_projects_dashboard_is_not_found_like_a_missing_one(db: TestDb) {
-        let w = world(&db).await;
-        let b_project = project_of(&w.app, &w.b_key).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        let b_project = w.b.id.clone();
         store::insert(&w.app.services.db, &dashboard("dsh_theirs", &b_project, NOW))
             .await
             .unwrap();
-        let theirs = get(&w.app, &w.a_key, "/api/v1/dashboards/dsh_theirs").await;
-        let missing = get(&w.app, &w.a_key, "/api/v1/dashboards/dsh_nothing").await;
+        let theirs = get(&w.app, &w.a.key, "/api/v1/dashboards/dsh_theirs").await;
+        let missing = get(&w.app, &w.a.key, "/api/v1/dashboards/dsh_nothing").await;
         assert_problem(&theirs, StatusCode::NOT_FOUND, "not_found");
         assert_problem(&missing, StatusCode::NOT_FOUND, "not_found");
         assert_eq!(theirs.body["message"], "No dashboard `dsh_theirs` in this project.");
@@ -366,40 +243,40 @@ on_each_backend! {
         };
         assert_eq!(alike(&theirs.body, "dsh_theirs"), alike(&missing.body, "dsh_nothing"));
         // The owner still sees it.
-        let own = get(&w.app, &w.b_key, "/api/v1/dashboards/dsh_theirs").await;
+        let own = get(&w.app, &w.b.key, "/api/v1/dashboards/dsh_theirs").await;
         assert_eq!(own.status, StatusCode::OK);
     }
 
     async fn lists_only_the_callers_project(db: TestDb) {
-        let w = world(&db).await;
-        five_dashboards(&w.app, &w.a_key).await;
-        let b_project = project_of(&w.app, &w.b_key).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        five_dashboards(&w.app, &w.a.id).await;
+        let b_project = w.b.id.clone();
         store::insert(&w.app.services.db, &dashboard("dsh_b_only", &b_project, NOW))
             .await
             .unwrap();
-        let a = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
+        let a = get(&w.app, &w.a.key, "/api/v1/dashboards").await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        assert_eq!(ids(&a.body), ["dsh_a", "dsh_b", "dsh_c", "dsh_d", "dsh_e"]);
+        assert_eq!(a.ids(), ["dsh_a", "dsh_b", "dsh_c", "dsh_d", "dsh_e"]);
         assert_eq!(a.body["pagination"]["total"], 5);
-        let b = get(&w.app, &w.b_key, "/api/v1/dashboards").await;
+        let b = get(&w.app, &w.b.key, "/api/v1/dashboards").await;
         assert_eq!(b.status, StatusCode::OK, "{}", b.body);
-        assert_eq!(ids(&b.body), ["dsh_b_only"]);
+        assert_eq!(b.ids(), ["dsh_b_only"]);
         assert_eq!(b.body["pagination"]["total"], 1);
     }
 
     async fn inserting_twice_changes_nothing(db: TestDb) {
-        let w = world(&db).await;
-        five_dashboards(&w.app, &w.a_key).await;
-        let before = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
-        five_dashboards(&w.app, &w.a_key).await;
-        let after = get(&w.app, &w.a_key, "/api/v1/dashboards").await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
+        five_dashboards(&w.app, &w.a.id).await;
+        let before = get(&w.app, &w.a.key, "/api/v1/dashboards").await;
+        five_dashboards(&w.app, &w.a.id).await;
+        let after = get(&w.app, &w.a.key, "/api/v1/dashboards").await;
         assert_eq!(before.status, StatusCode::OK, "{}", before.body);
-        assert_eq!(ids(&before.body).len(), 5, "{}", before.body);
+        assert_eq!(before.ids().len(), 5, "{}", before.body);
         assert_eq!(before.body, after.body);
     }
 
     async fn needs_the_dashboards_read_scope(db: TestDb) {
-        let w = world(&db).await;
+        let w = world(&db, Arc::new(DashboardsPlugin), SCOPE).await;
         for uri in ["/api/v1/dashboards", "/api/v1/dashboards/dsh_a"] {
             let answer = get(&w.app, &w.unscoped_key, uri).await;
             assert_problem(&answer, StatusCode::FORBIDDEN, "insufficient_scope");

@@ -1,14 +1,14 @@
 //! The plugin's operations and their schemas: list and get, read-only.
 
 use dashtray_core::{
-    db::DbError,
-    listing::{default_limit, Pagination},
+    error::UnknownStoredValue,
+    listing::{Limit, Offset, Pagination},
     ApiError, Db, Json, Principal,
 };
 use poem::{web::Data, Request};
 use poem_openapi::{
     param::{Path, Query},
-    ApiResponse, Enum, Object, OpenApi, Tags,
+    Enum, Object, OpenApi, Tags,
 };
 
 use crate::store::{self, IntegrationRow};
@@ -68,15 +68,13 @@ impl TryFrom<IntegrationRow> for IntegrationBody {
 
     fn try_from(row: IntegrationRow) -> Result<Self, ApiError> {
         // A status the API does not know is a fault in the stored data, not the caller's.
-        let status = IntegrationStatus::from_stored(&row.status).ok_or_else(|| {
-            ApiError::from(DbError::Decode {
-                column: "status".into(),
-                message: format!(
-                    "integration `{}` has unknown status `{}`",
-                    row.id, row.status
-                ),
-            })
-        })?;
+        let status =
+            IntegrationStatus::from_stored(&row.status).ok_or_else(|| UnknownStoredValue {
+                resource: "integration",
+                id: row.id.clone(),
+                field: "status",
+                value: row.status.clone(),
+            })?;
         Ok(IntegrationBody {
             id: row.id,
             provider: row.provider,
@@ -89,14 +87,6 @@ impl TryFrom<IntegrationRow> for IntegrationBody {
     }
 }
 
-/// `{"data": [<integration>...], "pagination": {...}}`
-#[derive(Debug, Object, serde::Serialize)]
-#[oai(rename = "IntegrationPage")]
-struct IntegrationPage {
-    data: Vec<IntegrationBody>,
-    pagination: Pagination,
-}
-
 /// `{"data": <integration>}`
 #[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "IntegrationResponse")]
@@ -104,17 +94,9 @@ struct IntegrationResponse {
     data: IntegrationBody,
 }
 
-#[derive(ApiResponse)]
-enum ListResponse {
-    /// A page of the project's integrations.
-    #[oai(status = 200)]
-    Ok(
-        Json<IntegrationPage>,
-        /// The neighbouring pages, where they exist: `<url>; rel="next"` and
-        /// `<url>; rel="prev"`, URLs relative and keeping the request's other parameters.
-        #[oai(header = "Link")]
-        Option<String>,
-    ),
+dashtray_core::list_page! {
+    /// `{"data": [<integration>...], "pagination": {...}}`
+    IntegrationPage of IntegrationBody, answered as ListResponse: "A page of the project's integrations."
 }
 
 pub(crate) struct IntegrationsApi {
@@ -142,29 +124,20 @@ impl IntegrationsApi {
         req: &Request,
         principal: Data<&Principal>,
         /// Integrations per page, 1 to 1000.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "1000"))
-        )]
-        limit: Query<u32>,
+        limit: Query<Limit>,
         /// Integrations to skip before the page.
-        #[oai(
-            default,
-            validator(minimum(value = "0"), maximum(value = "1000000000000"))
-        )]
-        offset: Query<u64>,
+        offset: Query<Offset>,
     ) -> Result<ListResponse, ApiError> {
-        let page = store::page(&self.db, &principal.project_id, limit.0, offset.0).await?;
-        let pagination = Pagination::new(limit.0, offset.0, page.total);
-        let link = pagination.link_header(req);
-        let data = page
-            .rows
+        let (rows, total) =
+            store::page(&self.db, &principal.project_id, limit.get(), offset.get()).await?;
+        let data = rows
             .into_iter()
             .map(IntegrationBody::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(ListResponse::Ok(
-            Json(IntegrationPage { data, pagination }),
-            link,
+        Ok(ListResponse::page(
+            data,
+            Pagination::of(limit.0, offset.0, total),
+            req,
         ))
     }
 

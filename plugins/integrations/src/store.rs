@@ -1,11 +1,13 @@
 //! The plugin's tables: written by [`insert`] (demo loader, tests), read by the API with a
 //! fixed number of queries per page.
 
-use std::collections::HashMap;
-
 use dashtray_core::{
     auth::key::random_id,
-    db::{offset_param, placeholders, query, DbError, Row},
+    db::{
+        query,
+        resource::{children, Rows},
+        DbError, Row,
+    },
     Db, Migration,
 };
 
@@ -97,34 +99,26 @@ pub(crate) struct IntegrationRow {
     pub metric_ids: Vec<String>,
 }
 
-/// One page of a project's integrations and the size of the whole list.
-pub(crate) struct Page {
-    pub rows: Vec<IntegrationRow>,
-    pub total: u64,
-}
+/// The project's integrations by `connected_at`, then `id`.
+const INTEGRATIONS: Rows = Rows::new(
+    "integrations",
+    "id, provider, name, status, connected_at, last_sync_at",
+    "connected_at, id",
+);
 
-const COLUMNS: &str = "id, provider, name, status, connected_at, last_sync_at";
-
-/// The project's integrations by `connected_at`, then `id`: three queries whatever the
-/// page size (page, count, metric ids).
+/// One page of the project's integrations and the size of the whole list: at most three
+/// queries whatever the page size (page, count, metric ids).
 pub(crate) async fn page(
     db: &Db,
     project_id: &str,
     limit: u32,
     offset: u64,
-) -> Result<Page, DbError> {
-    let mut rows = query(format!(
-        "SELECT {COLUMNS} FROM integrations WHERE project_id = $1 \
-         ORDER BY connected_at, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(project_id)
-    .bind(limit)
-    .bind(offset_param(offset))
-    .fetch_all(db, from_row)
-    .await?;
-    let total = db.count_for_project("integrations", project_id).await?;
+) -> Result<(Vec<IntegrationRow>, u64), DbError> {
+    let (mut rows, total) = INTEGRATIONS
+        .page(db, project_id, limit, offset, from_row)
+        .await?;
     attach_metric_ids(db, &mut rows).await?;
-    Ok(Page { rows, total })
+    Ok((rows, total))
 }
 
 /// The project's integration `id`; `None` when it does not exist or is another project's.
@@ -133,14 +127,7 @@ pub(crate) async fn find(
     project_id: &str,
     id: &str,
 ) -> Result<Option<IntegrationRow>, DbError> {
-    let found = query(format!(
-        "SELECT {COLUMNS} FROM integrations WHERE id = $1 AND project_id = $2"
-    ))
-    .bind(id)
-    .bind(project_id)
-    .fetch_optional(db, from_row)
-    .await?;
-    let Some(found) = found else {
+    let Some(found) = INTEGRATIONS.find(db, project_id, id, from_row).await? else {
         return Ok(None);
     };
     let mut rows = vec![found];
@@ -150,27 +137,15 @@ pub(crate) async fn find(
 
 /// Fills every row's metric ids with one query for all of them.
 async fn attach_metric_ids(db: &Db, rows: &mut [IntegrationRow]) -> Result<(), DbError> {
-    // `IN ()` is not valid SQL, and an empty page has nothing to fill.
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT integration_id, metric_id FROM integration_metrics WHERE integration_id IN ({})",
-        placeholders(1, rows.len())
-    );
-    let pairs: Vec<(String, String)> = query(sql)
-        .bind_all(rows.iter().map(|row| row.id.as_str()))
-        .fetch_all(db, |found| {
-            Ok((found.get("integration_id")?, found.get("metric_id")?))
-        })
-        .await?;
-    let mut by_integration: HashMap<String, Vec<String>> = HashMap::new();
-    for (integration_id, metric_id) in pairs {
-        by_integration
-            .entry(integration_id)
-            .or_default()
-            .push(metric_id);
-    }
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let mut by_integration = children(
+        db,
+        "SELECT integration_id, metric_id FROM integration_metrics \
+         WHERE integration_id IN ({parents})",
+        &ids,
+        |found| Ok((found.get("integration_id")?, found.get("metric_id")?)),
+    )
+    .await?;
     for row in rows {
         let mut ids = by_integration.remove(&row.id).unwrap_or_default();
         // Sorted here, by bytes: the database's collation may differ between backends.

@@ -2,7 +2,7 @@
 
 use dashtray_core::{
     dates::{self, DateParam},
-    listing::Pagination,
+    listing::{Limit, Offset, Pagination},
     params::Patterned,
     ApiError, Db, Json, Principal,
 };
@@ -131,17 +131,9 @@ impl MetricsApi {
         req: &Request,
         principal: Data<&Principal>,
         /// Number of results (1-1000).
-        #[oai(
-            default = "dashtray_core::listing::default_limit",
-            validator(minimum(value = "1"), maximum(value = "1000"))
-        )]
-        limit: Query<u32>,
+        limit: Query<Limit>,
         /// Results to skip (for deep pages, prefer `cursor`).
-        #[oai(
-            default,
-            validator(minimum(value = "0"), maximum(value = "1000000000000"))
-        )]
-        offset: Query<u64>,
+        offset: Query<Offset>,
         /// The position to continue from: `pagination.nextCursor` of the previous page.
         /// Stays fast however deep the list goes; use it instead of `offset`.
         // A cursor is never empty: saying so in the schema keeps generated clients and
@@ -165,7 +157,7 @@ impl MetricsApi {
         let project = &principal.project_id;
         let (rows, pagination) = match cursor.0.as_deref() {
             Some(text) => {
-                if offset.0 > 0 {
+                if offset.get() > 0 {
                     return Err(ApiError::invalid_parameter(
                         "cursor",
                         "goes without `offset`: a cursor is itself the position",
@@ -174,14 +166,14 @@ impl MetricsApi {
                 let after = Cursor::decode(text)
                     .map_err(|message| ApiError::invalid_parameter("cursor", message))?;
                 let (rows, total, next) =
-                    points::page_after(&self.db, project, &filter, limit.0, &after).await?;
+                    points::page_after(&self.db, project, &filter, limit.get(), &after).await?;
                 let next = next.map(|c| c.encode());
-                (rows, Pagination::after_cursor(limit.0, total, next))
+                (rows, Pagination::after_cursor(limit.get(), total, next))
             }
             None => {
                 let (rows, total) =
-                    points::page(&self.db, project, &filter, limit.0, offset.0).await?;
-                let pagination = Pagination::new(limit.0, offset.0, total);
+                    points::page(&self.db, project, &filter, limit.get(), offset.get()).await?;
+                let pagination = Pagination::new(limit.get(), offset.get(), total);
                 let next = match pagination.has_more {
                     true => rows.last().map(|p| Cursor::after(p).encode()),
                     false => None,

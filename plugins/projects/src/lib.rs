@@ -94,11 +94,7 @@ impl ProjectsApi {
         principal: Data<&Principal>,
     ) -> Result<Json<ProjectResponse>, ApiError> {
         let project = store::get_project(&self.db, &principal.project_id)
-            .await
-            .map_err(|err| match err {
-                store::StoreError::Database(err) => ApiError::from(err),
-                other => ApiError::internal(other),
-            })?
+            .await?
             .ok_or_else(|| ApiError::not_found("The key's project no longer exists."))?;
         Ok(Json(ProjectResponse {
             data: ProjectBody {

@@ -55,7 +55,13 @@ impl DynamicPlugin for Goals {
             name: "goals".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             scope: Some("goals:read".into()),
-            public: Vec::new(),
+            // The fixture that oversteps names another plugin's operation: the host must
+            // refuse it, since a plugin sets the policy of its own operations only.
+            public: if cfg!(feature = "fixture-foreign-public") {
+                vec!["getProject".into()]
+            } else {
+                Vec::new()
+            },
             spec: json!({
                 "paths": {"/goals": {"get": {
                     "operationId": "listGoals",

@@ -1,10 +1,9 @@
 //! A project with a key and points, in process on a test database.
 #![allow(dead_code)]
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::sync::Arc;
 
 use dashtray_core::{
-    auth::{store, store::NewProject, Plan},
     clock::SystemClock,
     testing::{TestApp, TestDb},
     Config,
@@ -31,32 +30,15 @@ pub async fn fixture(db: &TestDb) -> Fixture {
         Arc::new(SystemClock),
     )
     .await;
-    let (project_id, key) = project(&app, "Alpha").await;
-    let (other_project_id, other_key) = project(&app, "Beta").await;
+    let alpha = app.new_project(&[SCOPE]).await;
+    let beta = app.new_project(&[SCOPE]).await;
     Fixture {
         app,
-        project_id,
-        key,
-        other_project_id,
-        other_key,
+        project_id: alpha.id,
+        key: alpha.key,
+        other_project_id: beta.id,
+        other_key: beta.key,
     }
-}
-
-async fn project(app: &TestApp, name: &str) -> (String, String) {
-    let db = &app.services.db;
-    let new = NewProject {
-        name: name.into(),
-        slug: None,
-        plan: Plan::Scale,
-        rate_limit_per_hour: Some(1_000_000),
-    };
-    let project = store::create_project(db, new, 0).await.unwrap();
-    let scopes: BTreeSet<String> = [SCOPE.to_owned()].into();
-    let hasher = app.services.authenticator.hasher().clone();
-    let (_, key) = store::create_key(db, &hasher, &project.id, "t", &scopes, None, 0)
-        .await
-        .unwrap();
-    (project.id, key)
 }
 
 impl Fixture {
