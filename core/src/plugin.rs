@@ -69,6 +69,12 @@ impl PluginContext {
     pub fn settings(&self) -> &Config {
         &self.services.config
     }
+
+    /// Publishing the plugin's `<plugin>.<event>` events, inside the transaction of the
+    /// change each announces.
+    pub fn events(&self) -> crate::events::Events {
+        crate::events::Events::new(self.services.clock.clone())
+    }
 }
 
 /// A mounted plugin: its endpoints and the OpenAPI document describing them.

@@ -27,3 +27,4 @@ mod snapshots;
 mod snippets;
 mod traces;
 mod usage;
+mod webhooks;
