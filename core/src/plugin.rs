@@ -27,6 +27,12 @@ pub trait Plugin: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The `<plugin>.<event>` types the plugin publishes through
+    /// [`PluginContext::events`], which webhook endpoints may then subscribe to.
+    fn event_types(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Builds the plugin's routes and their spec.
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError>;
 

@@ -84,9 +84,18 @@ impl Plugin for SystemPlugin {
             db: cx.db().clone(),
             clock: cx.clock().clone(),
         };
-        Ok(Mounted::from_api((api, usage))?
+        let mut mounted = Mounted::from_api((api, usage))?
             .public(&["getHealth", "getOpenApiJson", "getOpenApiYaml"])
-            .uncounted(&["getRateLimit", "getUsage"]))
+            .uncounted(&["getRateLimit", "getUsage"]);
+        // The webhook events are in the contract though no operation returns them.
+        let schemas = &mut mounted.spec["components"]["schemas"];
+        if !schemas.is_object() {
+            *schemas = serde_json::json!({});
+        }
+        if let Some(schemas) = schemas.as_object_mut() {
+            schemas.extend(crate::events::schema::schemas());
+        }
+        Ok(mounted)
     }
 }
 

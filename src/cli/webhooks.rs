@@ -213,14 +213,14 @@ pub async fn run(cx: &Context, command: WebhooksCommand) -> anyhow::Result<()> {
 
 /// What an endpoint may be: the deployment's address rules and its plugins' event types.
 fn rules(cx: &Context) -> anyhow::Result<Rules> {
-    let plugins = crate::registry_for(&cx.config)?
+    let plugin_event_types = crate::registry_for(&cx.config)?
         .enabled(&cx.config)?
         .iter()
-        .map(|plugin| plugin.name().to_owned())
+        .flat_map(|plugin| plugin.event_types())
         .collect();
     Ok(Rules {
         allow_private_targets: cx.config.webhooks.allow_private_targets,
-        plugins,
+        plugin_event_types,
     })
 }
 

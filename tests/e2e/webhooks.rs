@@ -7,7 +7,9 @@ use std::{path::Path, process::Output, time::Duration};
 use dashtray_core::webhooks::signing;
 
 use crate::support::{
-    cli_json, dashtray, eventually, project_with_key, python_with, receiver::Receiver, Server,
+    cli_json, dashtray, eventually, project_with_key, python_with,
+    receiver::{Received, Receiver},
+    Server,
     TestDb,
 };
 
@@ -102,7 +104,7 @@ fn import_rows(db: &TestDb, project: &str, rows: usize, batch_rows: usize) {
 
 /// Checks the delivery with the Python `standardwebhooks` package, an implementation
 /// that is not ours.
-fn verified_by_standardwebhooks(python: &Path, secret: &str, got: &crate::support::receiver::Received) {
+fn verified_by_standardwebhooks(python: &Path, secret: &str, got: &Received) {
     let script = "import json, sys\n\
         from standardwebhooks.webhooks import Webhook\n\
         secret, wid, ts, sig = sys.argv[1:5]\n\
@@ -133,7 +135,22 @@ fn verified_by_standardwebhooks(python: &Path, secret: &str, got: &crate::suppor
     assert_eq!(event["id"], got.webhook_id());
 }
 
-fn verified_by_us(secret: &str, got: &crate::support::receiver::Received) -> Result<(), signing::SignatureError> {
+/// The delivery's body as JSON, after checking it is a `WebhookEvent` as the published
+/// contract describes it.
+fn event_of(got: &Received) -> serde_json::Value {
+    let event = got.json();
+    let contract = crate::contract::Contract::load();
+    let schema = serde_json::json!({"$ref": "#/components/schemas/WebhookEvent"});
+    let problems: Vec<String> = contract
+        .validator(&schema)
+        .iter_errors(&event)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{event} is not a WebhookEvent of openapi.yaml: {problems:?}");
+    event
+}
+
+fn verified_by_us(secret: &str, got: &Received) -> Result<(), signing::SignatureError> {
     let now = chrono::Utc::now().timestamp();
     signing::verify(
         secret,
@@ -154,7 +171,7 @@ dashtray_core::on_each_backend! {
         let got = receiver.wait_for(1, WAIT).await.remove(0);
 
         assert_eq!(got.header("content-type"), "application/json");
-        let event = got.json();
+        let event = event_of(&got);
         assert_eq!(event["type"], "webhook.test");
         assert_eq!(event["projectId"], project);
         assert_eq!(event["id"], got.webhook_id());
@@ -228,10 +245,52 @@ dashtray_core::on_each_backend! {
         let _restarted = Server::on(&db, &slow);
         let got = receiver.wait_for(1, WAIT).await.remove(0);
         assert_eq!(got.webhook_id(), pending["eventId"], "the same webhook-id");
-        let event = got.json();
+        let event = event_of(&got);
         assert_eq!(event["type"], "metrics.imported");
         assert_eq!(event["data"]["points"], 3);
         assert_eq!(event["data"]["metricIds"], serde_json::json!(["mrr"]));
+    }
+
+    async fn sigterm_lets_a_delivery_in_flight_finish(db: TestDb) {
+        let receiver = Receiver::start(&[]).await;
+        receiver.answer_after(Duration::from_millis(1500));
+        let (project, id, _) = endpoint(&db, &receiver.url(), None);
+        let mut server = Server::on(&db, &FAST);
+        ok(&db, &FAST, &["webhooks", "test", &id, "--project", &project]);
+        receiver.wait_for(1, WAIT).await;
+        server.signal("TERM");
+        server.wait_clean_exit();
+        let delivery = deliveries(&db, &project, &id).remove(0);
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+        assert_eq!(delivery["attempts"], 1);
+    }
+
+    async fn a_delivery_not_finished_within_the_grace_is_handed_back(db: TestDb) {
+        let receiver = Receiver::start(&[]).await;
+        receiver.answer_after(Duration::from_secs(4));
+        let (project, id, _) = endpoint(&db, &receiver.url(), None);
+        let short_grace = [
+            ("DASHTRAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+            ("DASHTRAY_WEBHOOKS__TIMEOUT_SECS", "10"),
+            ("DASHTRAY_SERVER__SHUTDOWN_TIMEOUT_SECS", "1"),
+        ];
+        let mut server = Server::on(&db, &short_grace);
+        ok(&db, &FAST, &["webhooks", "test", &id, "--project", &project]);
+        receiver.wait_for(1, WAIT).await;
+        server.signal("TERM");
+        server.wait_clean_exit();
+        let pending = deliveries(&db, &project, &id).remove(0);
+        assert_eq!(pending["status"], "pending", "handed back: {pending}");
+        assert_eq!(pending["attempts"], 0, "no attempt was recorded");
+
+        receiver.answer_after(Duration::ZERO);
+        let _next = Server::on(&db, &FAST);
+        let got = receiver.wait_for(2, WAIT).await;
+        assert_eq!(got[1].webhook_id(), got[0].webhook_id());
+        eventually(WAIT, "the next server delivers it", || async {
+            deliveries(&db, &project, &id)[0]["status"] == "delivered"
+        })
+        .await;
     }
 
     async fn a_410_disables_the_endpoint_and_replay_sends_the_delivery_again(db: TestDb) {
@@ -269,7 +328,7 @@ dashtray_core::on_each_backend! {
         import_rows(&db, &project, 2, 10); // not subscribed: not sent
         cli_json(&db, &["keys", "revoke", created["id"].as_str().unwrap()]);
         let got = receiver.wait_for(2, WAIT).await;
-        let mut kinds: Vec<String> = got.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+        let mut kinds: Vec<String> = got.iter().map(|r| event_of(r)["type"].as_str().unwrap().to_owned()).collect();
         kinds.sort();
         assert_eq!(kinds, ["api_key.created", "api_key.revoked"]);
         for r in &got {
@@ -298,7 +357,7 @@ dashtray_core::on_each_backend! {
         let got_all = receiver.received();
         assert_eq!(got_all.len(), 2, "one warning and one exceeded, however many requests");
         let mut by_type: Vec<(String, serde_json::Value)> = got.iter()
-            .map(|r| (r.json()["type"].as_str().unwrap().to_owned(), r.json()["data"].clone()))
+            .map(|r| (event_of(r)["type"].as_str().unwrap().to_owned(), r.json()["data"].clone()))
             .collect();
         by_type.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(by_type[0].0, "rate_limit.exceeded");
@@ -406,7 +465,8 @@ async fn two_replicas_share_the_deliveries_without_sending_one_twice() {
     let (project, _, _) = endpoint(&db, &receiver.url(), Some("metrics.imported"));
     let replicas = [Server::on(&db, &FAST), Server::on(&db, &FAST)];
     import_rows(&db, &project, 1000, 1);
-    let got = receiver.wait_for(1000, Duration::from_secs(120)).await;
+    // Seconds alone; far longer beside the rest of the suite on a busy machine.
+    let got = receiver.wait_for(1000, Duration::from_secs(300)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let got_all = receiver.received();
     let mut ids: Vec<&str> = got_all.iter().map(|r| r.webhook_id()).collect();

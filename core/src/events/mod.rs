@@ -8,6 +8,7 @@
 //! [`crate::PluginContext`] as [`Events`].
 
 pub mod limits;
+pub mod schema;
 mod types;
 
 use serde::Serialize;

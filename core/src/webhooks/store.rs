@@ -78,8 +78,8 @@ pub struct EndpointChanges {
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     pub allow_private_targets: bool,
-    /// Loaded plugins, whose `<plugin>.<event>` types may be subscribed to.
-    pub plugins: Vec<String>,
+    /// The `<plugin>.<event>` types loaded plugins declare, which may be subscribed to.
+    pub plugin_event_types: Vec<String>,
 }
 
 /// One delivery of an event to an endpoint, with its attempts.
@@ -483,7 +483,7 @@ fn not_found_endpoint(project_id: &str, id: &str) -> WebhookError {
 fn check_events(events: &[String], rules: &Rules) -> Result<Vec<String>, WebhookError> {
     let mut checked: Vec<String> = Vec::new();
     for name in events.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        check_type(name, &rules.plugins).map_err(WebhookError::Invalid)?;
+        check_type(name, &rules.plugin_event_types).map_err(WebhookError::Invalid)?;
         if !checked.iter().any(|c| c == name) {
             checked.push(name.to_owned());
         }
