@@ -165,7 +165,15 @@ async fn announce(tx: &mut Tx, batch: &[NewPoint]) -> Result<(), DbError> {
     });
     let now = chrono::Utc::now().timestamp_millis();
     let audience = events::Audience::Subscribers;
-    events::publish(tx, &first.project_id, "metrics.imported", data, now, audience).await?;
+    events::publish(
+        tx,
+        &first.project_id,
+        "metrics.imported",
+        data,
+        now,
+        audience,
+    )
+    .await?;
     Ok(())
 }
 

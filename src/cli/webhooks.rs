@@ -134,7 +134,11 @@ pub async fn run(cx: &Context, command: WebhooksCommand) -> anyhow::Result<()> {
                 if endpoints.is_empty() {
                     return format!("No webhook endpoints for {}.", args.project);
                 }
-                endpoints.iter().map(describe).collect::<Vec<_>>().join("\n")
+                endpoints
+                    .iter()
+                    .map(describe)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         WebhooksCommand::Update(args) => {
@@ -152,7 +156,9 @@ pub async fn run(cx: &Context, command: WebhooksCommand) -> anyhow::Result<()> {
             };
             let EndpointArg { id, project } = &args.endpoint;
             let endpoint = store::update(db, &project.project, id, changes, &rules).await?;
-            cx.print(&json!(endpoint), || format!("Updated {}", describe(&endpoint)));
+            cx.print(&json!(endpoint), || {
+                format!("Updated {}", describe(&endpoint))
+            });
         }
         WebhooksCommand::Delete(args) => {
             let endpoint = store::delete(db, &args.project.project, &args.id).await?;
@@ -200,8 +206,7 @@ pub async fn run(cx: &Context, command: WebhooksCommand) -> anyhow::Result<()> {
             });
         }
         WebhooksCommand::Replay(args) => {
-            let delivery =
-                store::replay(db, &args.project.project, &args.delivery_id, now).await?;
+            let delivery = store::replay(db, &args.project.project, &args.delivery_id, now).await?;
             cx.print(&json!(delivery), || {
                 format!("Queued delivery {} to be sent again.", delivery.id)
             });

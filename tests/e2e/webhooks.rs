@@ -9,8 +9,7 @@ use dashtray_core::webhooks::signing;
 use crate::support::{
     cli_json, dashtray, eventually, project_with_key, python_with,
     receiver::{Received, Receiver},
-    Server,
-    TestDb,
+    require_tool, Server, TestDb,
 };
 
 /// Private targets allowed (the receiver is on loopback), retries within a second.
@@ -91,13 +90,22 @@ fn import_rows(db: &TestDb, project: &str, rows: usize, batch_rows: usize) {
     let file = dir.path().join("points.csv");
     let mut csv = String::from("metricId,value,timestamp\n");
     for i in 0..rows {
-        csv.push_str(&format!("mrr,{i},{}\n", 1_704_067_200_000i64 + i as i64 * 60_000));
+        csv.push_str(&format!(
+            "mrr,{i},{}\n",
+            1_704_067_200_000i64 + i as i64 * 60_000
+        ));
     }
     std::fs::write(&file, csv).unwrap();
     let batch = batch_rows.to_string();
     let path = file.to_str().unwrap();
     let args = [
-        "import", "metrics", "--project", project, "--batch-rows", &batch, path,
+        "import",
+        "metrics",
+        "--project",
+        project,
+        "--batch-rows",
+        &batch,
+        path,
     ];
     ok(db, &[], &args);
 }
@@ -135,6 +143,62 @@ fn verified_by_standardwebhooks(python: &Path, secret: &str, got: &Received) {
     assert_eq!(event["id"], got.webhook_id());
 }
 
+/// Runs a generated verification snippet (`docs/snippets/webhooks/`) on a delivery:
+/// its exit status and output.
+fn run_snippet(program: &Path, snippet: &str, secret: &str, got: &Received, body: &[u8]) -> Output {
+    let mut child = std::process::Command::new(program)
+        .arg(
+            crate::support::workspace_root()
+                .join("docs/snippets/webhooks")
+                .join(snippet),
+        )
+        .env("WEBHOOK_SECRET", secret)
+        .env("WEBHOOK_ID", got.webhook_id())
+        .env("WEBHOOK_TIMESTAMP", got.header("webhook-timestamp"))
+        .env("WEBHOOK_SIGNATURE", got.header("webhook-signature"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the snippet");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), body).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Each generated snippet accepts the real delivery and refuses it altered.
+fn verified_by_the_snippets(secret: &str, got: &Received) {
+    let runners = [("python3", "verify.py"), ("node", "verify.mjs")];
+    for (tool, snippet) in runners {
+        let Some(program) = require_tool(tool) else {
+            continue;
+        };
+        let out = run_snippet(&program, snippet, secret, got, &got.body);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{snippet} refused a real delivery: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let event = got.json();
+        assert_eq!(
+            stdout.trim(),
+            format!(
+                "{} {}",
+                event["id"].as_str().unwrap(),
+                event["type"].as_str().unwrap()
+            )
+        );
+        let mut altered = got.body.clone();
+        altered.extend_from_slice(b" ");
+        let out = run_snippet(&program, snippet, secret, got, &altered);
+        assert!(!out.status.success(), "{snippet} accepted an altered body");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("refused"),
+            "{snippet}"
+        );
+    }
+}
+
 /// The delivery's body as JSON, after checking it is a `WebhookEvent` as the published
 /// contract describes it.
 fn event_of(got: &Received) -> serde_json::Value {
@@ -146,7 +210,10 @@ fn event_of(got: &Received) -> serde_json::Value {
         .iter_errors(&event)
         .map(|e| e.to_string())
         .collect();
-    assert!(problems.is_empty(), "{event} is not a WebhookEvent of openapi.yaml: {problems:?}");
+    assert!(
+        problems.is_empty(),
+        "{event} is not a WebhookEvent of openapi.yaml: {problems:?}"
+    );
     event
 }
 
@@ -183,6 +250,7 @@ dashtray_core::on_each_backend! {
         if let Some(python) = python_with("standardwebhooks", "standardwebhooks") {
             verified_by_standardwebhooks(&python, &secret, &got);
         }
+        verified_by_the_snippets(&secret, &got);
     }
 
     async fn a_rotated_secret_signs_beside_the_old_one_during_the_overlap(db: TestDb) {

@@ -7,11 +7,23 @@ use serde_json::{json, Value};
 
 /// `(schema name, event type, data schema name)` of each built-in event.
 const EVENTS: [(&str, &str, &str); 6] = [
-    ("MetricsImportedEvent", "metrics.imported", "MetricsImportedData"),
+    (
+        "MetricsImportedEvent",
+        "metrics.imported",
+        "MetricsImportedData",
+    ),
     ("ApiKeyCreatedEvent", "api_key.created", "ApiKeyEventData"),
     ("ApiKeyRevokedEvent", "api_key.revoked", "ApiKeyEventData"),
-    ("RateLimitWarningEvent", "rate_limit.warning", "RateLimitEventData"),
-    ("RateLimitExceededEvent", "rate_limit.exceeded", "RateLimitEventData"),
+    (
+        "RateLimitWarningEvent",
+        "rate_limit.warning",
+        "RateLimitEventData",
+    ),
+    (
+        "RateLimitExceededEvent",
+        "rate_limit.exceeded",
+        "RateLimitEventData",
+    ),
     ("WebhookTestEvent", "webhook.test", "WebhookTestData"),
 ];
 
@@ -37,7 +49,10 @@ fn any_event() -> Value {
     let mapping: serde_json::Map<String, Value> = EVENTS
         .iter()
         .map(|(name, event_type, _)| {
-            ((*event_type).into(), json!(format!("#/components/schemas/{name}")))
+            (
+                (*event_type).into(),
+                json!(format!("#/components/schemas/{name}")),
+            )
         })
         .collect();
     json!({

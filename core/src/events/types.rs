@@ -18,7 +18,10 @@ pub fn is_event_type(name: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     };
-    name.len() <= 64 && name.split_once('.').is_some_and(|(a, b)| part(a) && part(b))
+    name.len() <= 64
+        && name
+            .split_once('.')
+            .is_some_and(|(a, b)| part(a) && part(b))
 }
 
 /// Checks a type a user subscribes to: a built-in type, or one a loaded plugin declares.
@@ -53,8 +56,14 @@ mod tests {
         assert!(check_type("api_key.revoked", &declared).is_ok());
         assert!(check_type("goals.reached", &declared).is_ok());
         let err = check_type("metrics.deleted", &declared).unwrap_err();
-        assert!(err.contains("unknown event type `metrics.deleted`"), "{err}");
-        assert!(err.contains("goals.reached"), "the known types are listed: {err}");
+        assert!(
+            err.contains("unknown event type `metrics.deleted`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("goals.reached"),
+            "the known types are listed: {err}"
+        );
         assert!(check_type("goals.missed", &declared).is_err());
     }
 }

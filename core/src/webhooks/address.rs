@@ -16,7 +16,9 @@ pub enum AddressError {
     Malformed { url: String, reason: String },
     #[error("`{0}` is not https:// (webhook URLs must use https unless webhooks.allow_private_targets is on)")]
     NotHttps(String),
-    #[error("`{host}` resolves to {ip}, a {kind} address; webhooks are not sent to {kind} addresses")]
+    #[error(
+        "`{host}` resolves to {ip}, a {kind} address; webhooks are not sent to {kind} addresses"
+    )]
     Refused {
         host: String,
         ip: IpAddr,
@@ -211,7 +213,10 @@ mod tests {
         ));
         assert!(matches!(
             check_form("https://10.0.0.7/hook", false),
-            Err(AddressError::Refused { kind: "private", .. })
+            Err(AddressError::Refused {
+                kind: "private",
+                ..
+            })
         ));
         assert!(matches!(
             check_form("not a url", false),

@@ -62,8 +62,12 @@ pub fn parse_retry_after(value: &str, now_secs: i64) -> Option<Duration> {
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?.timestamp();
-    Some(Duration::from_secs(at.saturating_sub(now_secs).max(0) as u64))
+    let at = chrono::DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .timestamp();
+    Some(Duration::from_secs(
+        at.saturating_sub(now_secs).max(0) as u64
+    ))
 }
 
 #[cfg(test)]
@@ -126,7 +130,10 @@ mod tests {
             next(&busy(500), 0, &schedule(), 1.0),
             Next::Retry(Duration::from_secs(5))
         );
-        assert_eq!(parse_retry_after(" 120 ", 0), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", 0),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Thu, 01 Jan 1970 00:01:40 GMT", 40),
             Some(Duration::from_secs(60))

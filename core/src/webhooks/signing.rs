@@ -44,7 +44,10 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Strin
     let mut mac = Hmac::<Sha256>::new_from_slice(&key_of(secret)?).expect("HMAC takes any key");
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    Ok(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Ok(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// The `webhook-signature` header: one signature per secret, space-separated (two
@@ -112,7 +115,10 @@ mod tests {
     fn a_signature_is_accepted_only_for_its_body_secret_and_time() {
         let header = signature_header(&[&new_secret(), SECRET], ID, TS, BODY).unwrap();
         assert_eq!(header.split(' ').count(), 2, "one signature per secret");
-        assert_eq!(verify(SECRET, ID, "1614265330", &header, BODY, TS + 10), Ok(()));
+        assert_eq!(
+            verify(SECRET, ID, "1614265330", &header, BODY, TS + 10),
+            Ok(())
+        );
         let tampered = br#"{"test": 2432232315}"#;
         assert_eq!(
             verify(SECRET, ID, "1614265330", &header, tampered, TS),

@@ -334,9 +334,7 @@ pub async fn deliveries(
     if let Some(status) = status {
         select = select.bind(status);
     }
-    let mut found = select
-    .fetch_all(db, delivery_from_row)
-    .await?;
+    let mut found = select.fetch_all(db, delivery_from_row).await?;
     attach_attempts(db, &mut found).await?;
     Ok(found)
 }
@@ -396,7 +394,9 @@ pub(crate) async fn subscribers(
         "SELECT id, events FROM webhook_endpoints WHERE project_id = $1 AND status = 'enabled'",
     )
     .bind(project_id)
-    .fetch_all(tx, |row| Ok((row.get::<String>("id")?, row.get::<String>("events")?)))
+    .fetch_all(tx, |row| {
+        Ok((row.get::<String>("id")?, row.get::<String>("events")?))
+    })
     .await?;
     Ok(rows
         .into_iter()
@@ -475,9 +475,7 @@ async fn require_project(db: &Db, project_id: &str) -> Result<(), WebhookError> 
 }
 
 fn not_found_endpoint(project_id: &str, id: &str) -> WebhookError {
-    WebhookError::NotFound(format!(
-        "webhook endpoint `{id}` in project `{project_id}`"
-    ))
+    WebhookError::NotFound(format!("webhook endpoint `{id}` in project `{project_id}`"))
 }
 
 fn check_events(events: &[String], rules: &Rules) -> Result<Vec<String>, WebhookError> {

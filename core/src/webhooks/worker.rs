@@ -286,17 +286,15 @@ impl Deliverer {
     /// One signed POST; the answer, and what went wrong when there was none.
     async fn send(&self, id: &str, target: &Target, ts: i64) -> (Answer, Option<String>) {
         // Checked at each delivery: the rules may be stricter than when it was made.
-        if let Err(err) =
-            address::check_form(&target.url, self.config.allow_private_targets)
-        {
+        if let Err(err) = address::check_form(&target.url, self.config.allow_private_targets) {
             return (Answer::NoAnswer, Some(err.to_string()));
         }
         let secrets: Vec<&str> = target.secrets.iter().map(String::as_str).collect();
-        let signature =
-            match signing::signature_header(&secrets, id, ts, target.payload.as_bytes()) {
-                Ok(signature) => signature,
-                Err(err) => return (Answer::NoAnswer, Some(err.to_string())),
-            };
+        let signature = match signing::signature_header(&secrets, id, ts, target.payload.as_bytes())
+        {
+            Ok(signature) => signature,
+            Err(err) => return (Answer::NoAnswer, Some(err.to_string())),
+        };
         let sent = self
             .client
             .post(&target.url)
