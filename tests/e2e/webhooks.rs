@@ -456,17 +456,26 @@ dashtray_core::on_each_backend! {
 
     async fn the_address_is_checked_again_at_each_delivery(db: TestDb) {
         let receiver = Receiver::start(&[]).await;
-        // Made while private targets were allowed; the server now refuses them.
-        let (project, id, _) = endpoint(&db, &receiver.url(), None);
+        // Made while private targets were allowed; the server now refuses them. One URL
+        // is plain http, the other https to a name that resolves to loopback, which only
+        // the check of the resolved address at delivery can refuse.
+        let (project, plain, _) = endpoint(&db, &receiver.url(), None);
+        let named = format!("https://localhost:{}/hook", receiver.addr.port());
+        let (by_name, _) = endpoint_in(&db, &project, &named, None);
         let strict = [("DASHTRAY_WEBHOOKS__RETRY_SCHEDULE_SECS", "[0.1]")];
         let _server = Server::on(&db, &strict);
-        ok(&db, &FAST, &["webhooks", "test", &id, "--project", &project]);
-        eventually(WAIT, "the delivery fails on the address rules", || async {
-            deliveries(&db, &project, &id)[0]["status"] == "failed"
-        })
-        .await;
-        let failed = deliveries(&db, &project, &id).remove(0);
-        assert!(failed["lastError"].as_str().unwrap().contains("https"), "{failed}");
+        for id in [&plain, &by_name] {
+            ok(&db, &FAST, &["webhooks", "test", id, "--project", &project]);
+        }
+        for (id, rule) in [(&plain, "https"), (&by_name, "loopback")] {
+            eventually(WAIT, "the delivery fails on the address rules", || async {
+                deliveries(&db, &project, id)[0]["status"] == "failed"
+            })
+            .await;
+            let failed = deliveries(&db, &project, id).remove(0);
+            let error = failed["lastError"].as_str().unwrap_or_default();
+            assert!(error.contains(rule), "{id}: {failed}");
+        }
         assert!(receiver.received().is_empty(), "nothing reached the loopback receiver");
     }
 

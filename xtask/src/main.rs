@@ -22,7 +22,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS] [--import-rows N]
         [--import-only]
                        load-test the release server and time an import (docs/performance.md)
-  bench --webhooks [--quick] [--events N] [--import-rows N]
+  bench --webhooks [--quick] [--debug] [--events N] [--import-rows N]
                        events delivered per second, and the import with an endpoint vs none";
 
 fn main() -> ExitCode {

@@ -1,5 +1,6 @@
-//! `cargo xtask bench --webhooks [--quick] [--events N] [--import-rows N]`: what webhooks
-//! cost and how fast they go, on SQLite files of their own under `target/bench/`:
+//! `cargo xtask bench --webhooks [--quick] [--debug] [--events N] [--import-rows N]`: what
+//! webhooks cost and how fast they go, on SQLite files of their own under `target/bench/`,
+//! with the release binary (`--debug`: the debug one, quicker to build, slower to run):
 //!
 //! - the import's rows per second with an endpoint subscribed to `metrics.imported`
 //!   against none (each batch then writes an event and a delivery in its transaction;
@@ -45,12 +46,15 @@ const ALLOW_PRIVATE: (&str, &str) = ("DASHTRAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS",
 struct Args {
     events: u64,
     import_rows: u64,
+    /// The debug build instead of the release one.
+    debug: bool,
 }
 
 fn parse_args(args: &[String]) -> anyhow::Result<Args> {
     let mut parsed = Args {
         events: DEFAULT_EVENTS,
         import_rows: DEFAULT_IMPORT_ROWS,
+        debug: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -63,6 +67,7 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
         };
         match arg.as_str() {
             "--webhooks" => {}
+            "--debug" => parsed.debug = true,
             "--quick" => {
                 parsed.events = QUICK_EVENTS;
                 parsed.import_rows = QUICK_IMPORT_ROWS;
@@ -92,9 +97,13 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let args = parse_args(args)?;
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    build(root)?;
+    let profile = match args.debug {
+        true => "debug",
+        false => "release",
+    };
+    build(root, args.debug)?;
     let bench = Bench {
-        dashtray: root.join("target/release/dashtray"),
+        dashtray: root.join("target").join(profile).join("dashtray"),
         dir: dir.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -114,19 +123,19 @@ pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         import_ratio: with / without,
         import_target: TARGET_RATIO,
     };
-    print(&report);
+    print(&report, profile);
     let path = dir.join("webhooks.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
     println!("wrote {}", path.display());
     Ok(())
 }
 
-fn print(r: &Report) {
+fn print(r: &Report, profile: &str) {
     let verdict = match r.import_ratio >= TARGET_RATIO {
         true => "meets",
         false => "MISSES",
     };
-    println!("webhooks (SQLite, release build)");
+    println!("webhooks (SQLite, {profile} build)");
     println!(
         "  delivered: {} events in {:.2} s = {:.0} events/s",
         r.events, r.delivery_secs, r.events_per_sec
@@ -141,14 +150,18 @@ fn print(r: &Report) {
     );
 }
 
-fn build(root: &Path) -> anyhow::Result<()> {
+fn build(root: &Path, debug: bool) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args = vec!["build", "-p", "dashtray"];
+    if !debug {
+        args.push("--release");
+    }
     let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "dashtray"])
+        .args(&args)
         .current_dir(root)
         .status()
         .context("running cargo")?;
-    anyhow::ensure!(status.success(), "cargo build --release -p dashtray failed");
+    anyhow::ensure!(status.success(), "cargo {} failed", args.join(" "));
     Ok(())
 }
 
