@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub telemetry: TelemetryConfig,
     pub usage: UsageConfig,
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhooksConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -191,6 +193,7 @@ impl Default for Config {
                 level: LogLevel("info".into()),
             },
             telemetry: TelemetryConfig::default(),
+            webhooks: crate::webhooks::WebhooksConfig::default(),
             plugin: BTreeMap::new(),
         }
     }

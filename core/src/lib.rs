@@ -19,6 +19,8 @@
 //!   traces;
 //! - `poem_seams`: every reliance on poem and poem-openapi internals, each pinned by a
 //!   test.
+//! - [`events`]: the outbox every plugin publishes to; [`webhooks`]: endpoints and the
+//!   signed, retried delivery of events to them.
 
 pub mod admin;
 pub mod auth;
@@ -28,6 +30,7 @@ pub mod dates;
 pub mod db;
 pub mod dynamic;
 pub mod error;
+pub mod events;
 pub mod hex_digits;
 pub mod http;
 pub mod json;
@@ -47,6 +50,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod usage;
+pub mod webhooks;
 
 pub use auth::Principal;
 pub use config::Config;

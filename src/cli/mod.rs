@@ -10,6 +10,7 @@ mod keys;
 mod projects;
 mod serve;
 mod usage;
+mod webhooks;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -58,6 +59,9 @@ enum Command {
     Import(import::ImportCommand),
     /// A project's request history, by hour or day.
     Usage(usage::UsageArgs),
+    /// Register webhook endpoints and see their deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// What every command gets: the loaded configuration and the output mode.
@@ -158,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo => demo::run(&cx).await,
             Command::Import(command) => import::run(&cx, command).await,
             Command::Usage(args) => usage::run(&cx, args).await,
+            Command::Webhooks(command) => webhooks::run(&cx, command).await,
         }
     })
 }

@@ -28,3 +28,4 @@ mod snapshots;
 mod snippets;
 mod traces;
 mod usage;
+mod webhooks;

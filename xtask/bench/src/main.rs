@@ -21,6 +21,7 @@ mod http;
 mod import;
 mod load;
 mod report;
+mod webhooks;
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -124,6 +125,17 @@ fn parse_args(args: &[String]) -> Result<Args, clap::Error> {
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--webhooks [--quick] [--debug] [--events N] [--import-rows N]` measures webhooks
+    // instead: events delivered per second, and the import with an endpoint against none.
+    if args.iter().any(|a| a == "--webhooks") {
+        return match webhooks::run(&workspace_root(), &args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let args = match parse_args(&args) {
         Ok(args) => args,
         Err(err) => err.exit(),
