@@ -72,6 +72,10 @@ pub enum DbError {
     Decode { column: String, message: String },
     #[error("the query returned no row")]
     NoRow,
+    /// A row read into an answer as it arrived ([`JsonRows`](crate::json::JsonRows))
+    /// that could not be written as JSON.
+    #[error("a row could not be written as JSON: {0}")]
+    WriteRow(#[source] sonic_rs::Error),
     /// A value the store cannot write as it is (a plugin's own rule, before any SQL).
     #[error("{0}")]
     Invalid(String),
@@ -375,6 +379,19 @@ impl<'a> Query<'a> {
         self.run(on.into(), &mut map, usize::MAX).await
     }
 
+    /// Hands every row to `each` as it is read, keeping none: for answers written
+    /// straight from the rows (see [`JsonRows`](crate::json::JsonRows)), where owned
+    /// copies of each value would only be written out and dropped. Answers how many rows
+    /// there were.
+    pub async fn for_each<'e>(
+        self,
+        on: impl Into<On<'e>>,
+        mut each: impl FnMut(&Row<'_>) -> Result<(), DbError> + Send,
+    ) -> Result<usize, DbError> {
+        // A `Vec<()>` never allocates: it only counts.
+        Ok(self.run(on.into(), &mut each, usize::MAX).await?.len())
+    }
+
     /// The first row, if any.
     pub async fn fetch_optional<'e, T: Send>(
         self,
@@ -422,6 +439,7 @@ pub struct Row<'r> {
     next: std::cell::Cell<usize>,
 }
 
+#[derive(Clone, Copy)]
 enum RowRef<'r> {
     /// The row, and its statement's column names (asking SQLite for a name per value
     /// read was an eighth of a metrics page's CPU).
@@ -438,8 +456,8 @@ impl<'r> Row<'r> {
     }
 
     /// The column named `column`, as a `T`; NULL reads as `None` into an `Option`.
-    pub fn get<T: FromColumn>(&self, column: &str) -> Result<T, DbError> {
-        let value = match &self.row {
+    pub fn get<T: FromColumn<'r>>(&self, column: &str) -> Result<T, DbError> {
+        let value = match self.row {
             RowRef::Sqlite(row, names) => self
                 .index_of(column, names.len(), |i| &names[i])
                 .and_then(|index| sqlite::column(row, index)),

@@ -88,17 +88,18 @@ impl<'a> From<&'a Option<String>> for Value<'a> {
     }
 }
 
-/// A Rust type a column can be read as: [`Row::get`](super::Row::get).
-pub trait FromColumn: Sized {
+/// A Rust type a column can be read as: [`Row::get`](super::Row::get). `'r` is the row's
+/// lifetime, so text can be read as a `&str` into the row's own buffer, with no copy.
+pub trait FromColumn<'r>: Sized {
     /// Converts the column's value, or says why it cannot.
-    fn from_column(value: Value<'_>) -> Result<Self, String>;
+    fn from_column(value: Value<'r>) -> Result<Self, String>;
 }
 
 fn mismatch<T>(wanted: &str, found: &Value<'_>) -> Result<T, String> {
     Err(format!("expected {wanted}, found {}", found.kind()))
 }
 
-impl FromColumn for i64 {
+impl FromColumn<'_> for i64 {
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         match value {
             Value::Int(n) => Ok(n),
@@ -107,14 +108,14 @@ impl FromColumn for i64 {
     }
 }
 
-impl FromColumn for i32 {
+impl FromColumn<'_> for i32 {
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         let n = i64::from_column(value)?;
         i32::try_from(n).map_err(|_| format!("{n} does not fit in 32 bits"))
     }
 }
 
-impl FromColumn for f64 {
+impl FromColumn<'_> for f64 {
     /// Integers widen: SQLite stores a float column's whole numbers as integers when
     /// asked to, and an aggregate of integers is one.
     fn from_column(value: Value<'_>) -> Result<Self, String> {
@@ -126,13 +127,13 @@ impl FromColumn for f64 {
     }
 }
 
-impl FromColumn for bool {
+impl FromColumn<'_> for bool {
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         Ok(i64::from_column(value)? != 0)
     }
 }
 
-impl FromColumn for String {
+impl FromColumn<'_> for String {
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         match value {
             Value::Text(text) => Ok(text.into_owned()),
@@ -141,8 +142,20 @@ impl FromColumn for String {
     }
 }
 
-impl<T: FromColumn> FromColumn for Option<T> {
-    fn from_column(value: Value<'_>) -> Result<Self, String> {
+impl<'r> FromColumn<'r> for &'r str {
+    fn from_column(value: Value<'r>) -> Result<Self, String> {
+        match value {
+            Value::Text(Cow::Borrowed(text)) => Ok(text),
+            // Every backend hands out text borrowed from its row; an owned one has no row
+            // to borrow from.
+            Value::Text(Cow::Owned(_)) => Err("text that is not borrowed from its row".to_owned()),
+            other => mismatch("text", &other),
+        }
+    }
+}
+
+impl<'r, T: FromColumn<'r>> FromColumn<'r> for Option<T> {
+    fn from_column(value: Value<'r>) -> Result<Self, String> {
         match value {
             Value::Null => Ok(None),
             other => T::from_column(other).map(Some),
@@ -160,6 +173,11 @@ mod tests {
         assert_eq!(f64::from_column(Value::Int(2)), Ok(2.0), "integers widen");
         assert_eq!(Option::<i64>::from_column(Value::Null), Ok(None));
         assert_eq!(String::from_column("a".into()), Ok("a".to_owned()));
+        assert_eq!(
+            <&str>::from_column("a".into()),
+            Ok("a"),
+            "text borrows from its row"
+        );
         assert_eq!(
             i64::from_column(Value::Null),
             Err("expected an integer, found NULL".to_owned()),

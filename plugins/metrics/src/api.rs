@@ -2,6 +2,8 @@
 
 use dashtray_core::{
     dates::{self, DateParam},
+    db::{DbError, Row},
+    json::JsonRows,
     listing::{Limit, Offset, Pagination},
     params::Patterned,
     ApiError, Db, Json, Principal,
@@ -40,11 +42,39 @@ struct MetricPoint {
     timestamp: i64,
 }
 
+/// A [`MetricPoint`] as a row holds it: written into the page as the row is read, with no
+/// owned copy of its text (`JsonRows` checks in tests that it is written as a
+/// `MetricPoint` is).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetricPointRow<'r> {
+    id: &'r str,
+    metric_id: &'r str,
+    integration_id: Option<&'r str>,
+    value: f64,
+    timestamp: i64,
+}
+
+impl<'r> MetricPointRow<'r> {
+    fn read(row: &Row<'r>) -> Result<Self, DbError> {
+        Ok(MetricPointRow {
+            id: row.get("id")?,
+            metric_id: row.get("metric_id")?,
+            integration_id: row.get("integration_id")?,
+            value: row.get("value")?,
+            timestamp: row.get("ts")?,
+        })
+    }
+}
+
+/// About the bytes of one point as JSON, to size a page's buffer once.
+const POINT_BYTES: usize = 110;
+
 /// A page of points.
 #[derive(Debug, Object, serde::Serialize)]
 #[oai(rename = "MetricPointPage")]
 struct MetricPointPage {
-    data: Vec<MetricPoint>,
+    data: JsonRows<MetricPoint>,
     pagination: Pagination,
 }
 
@@ -155,7 +185,15 @@ impl MetricsApi {
             end_date.0.as_ref().map(DateParam::as_str),
         )?;
         let project = &principal.project_id;
-        let (rows, pagination) = match cursor.0.as_deref() {
+        let mut data = JsonRows::with_capacity(limit.get().min(100) as usize, POINT_BYTES);
+        // The last row's position, for the next page's cursor: one buffer for every row.
+        let mut last = Cursor::default();
+        let write = |row: &Row<'_>| {
+            let point = MetricPointRow::read(row)?;
+            last.move_to(point.timestamp, point.id);
+            data.push(&point)
+        };
+        let pagination = match cursor.0.as_deref() {
             Some(text) => {
                 if offset.get() > 0 {
                     return Err(ApiError::invalid_parameter(
@@ -165,33 +203,19 @@ impl MetricsApi {
                 }
                 let after = Cursor::decode(text)
                     .map_err(|message| ApiError::invalid_parameter("cursor", message))?;
-                let (rows, total, next) =
-                    points::page_after(&self.db, project, &filter, limit.get(), &after).await?;
-                let next = next.map(|c| c.encode());
-                (rows, Pagination::after_cursor(limit.get(), total, next))
+                let read =
+                    points::page_after(&self.db, project, &filter, limit.get(), &after, write).await?;
+                let next = (read.more && !data.is_empty()).then(|| last.encode());
+                Pagination::after_cursor(limit.get(), read.total, next)
             }
             None => {
-                let (rows, total) =
-                    points::page(&self.db, project, &filter, limit.get(), offset.get()).await?;
-                let pagination = Pagination::new(limit.get(), offset.get(), total);
-                let next = match pagination.has_more {
-                    true => rows.last().map(|p| Cursor::after(p).encode()),
-                    false => None,
-                };
-                (rows, pagination.with_next_cursor(next))
+                let read =
+                    points::page(&self.db, project, &filter, limit.get(), offset.get(), write).await?;
+                let next = (read.more && !data.is_empty()).then(|| last.encode());
+                Pagination::new(limit.get(), offset.get(), read.total).with_next_cursor(next)
             }
         };
         let link = pagination.link_header(req);
-        let data = rows
-            .into_iter()
-            .map(|p| MetricPoint {
-                id: p.id,
-                metric_id: p.metric_id,
-                integration_id: p.integration_id,
-                value: p.value,
-                timestamp: p.timestamp,
-            })
-            .collect();
         Ok(ListResponse::Ok(
             Json(MetricPointPage { data, pagination }),
             link,

@@ -1,26 +1,16 @@
 //! The list of points: filters from the query string, checked and turned into SQL that
-//! an index serves, and one page of rows plus the total.
+//! an index serves, and one page of rows, handed on as they are read, plus the total.
 
 use dashtray_core::{
     dates,
     db::{offset_param, placeholders, query, DbError, Query, Row, Value},
-    listing::total_from_page,
+    listing::{total_from_page, Pagination},
     params::TextRule,
     ApiError, Db,
 };
 
 /// At most this many ids in one `metric_id` list.
 pub const MAX_METRIC_IDS: usize = 100;
-
-/// A point as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    pub id: String,
-    pub metric_id: String,
-    pub integration_id: Option<String>,
-    pub value: f64,
-    pub timestamp: i64,
-}
 
 /// Which points a request asks for.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,15 +116,26 @@ fn filtered<'q>(sql: String, project_id: &'q str, binds: &[Value<'q>]) -> Query<
     query(sql).bind(project_id).bind_all(binds.iter().cloned())
 }
 
-/// One page of the project's points matching `filter`, in (timestamp, id) order, and
-/// how many match in all: counted only when the page does not show it.
+/// What reading a page found; its rows went to the caller as they were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRead {
+    /// Points matching the filter, in all.
+    pub total: u64,
+    /// True when points follow the page.
+    pub more: bool,
+}
+
+/// One page of the project's points matching `filter`, in (timestamp, id) order, each
+/// row handed to `each` as it is read (columns `id, metric_id, integration_id, value,
+/// ts`), and how many match in all: counted only when the page does not show it.
 pub async fn page(
     db: &Db,
     project_id: &str,
     filter: &Filter,
     limit: u32,
     offset: u64,
-) -> Result<(Vec<Point>, u64), DbError> {
+    each: impl FnMut(&Row<'_>) -> Result<(), DbError> + Send,
+) -> Result<PageRead, DbError> {
     let (conditions, binds) = filter.conditions();
     let n = binds.len() + 2;
     let rows_sql = format!(
@@ -142,31 +143,34 @@ pub async fn page(
          WHERE project_id = $1{conditions} ORDER BY ts, id LIMIT ${n} OFFSET ${}",
         n + 1
     );
-    let points = filtered(rows_sql, project_id, &binds)
+    let rows = filtered(rows_sql, project_id, &binds)
         .bind(limit)
         .bind(offset_param(offset))
-        .fetch_all(db, point_of)
+        .for_each(db, each)
         .await?;
-    let total = match total_from_page(offset, limit, points.len()) {
+    let total = match total_from_page(offset, limit, rows) {
         Some(total) => total,
         None => count(db, project_id, &conditions, &binds).await?,
     };
-    Ok((points, total))
+    Ok(PageRead {
+        total,
+        more: Pagination::new(limit, offset, total).has_more,
+    })
 }
 
 /// A position in the (timestamp, id) order: the last point of a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cursor {
     pub timestamp: i64,
     pub id: String,
 }
 
 impl Cursor {
-    pub fn after(point: &Point) -> Cursor {
-        Cursor {
-            timestamp: point.timestamp,
-            id: point.id.clone(),
-        }
+    /// Moves to another row's position, reusing the id's buffer.
+    pub fn move_to(&mut self, timestamp: i64, id: &str) {
+        self.timestamp = timestamp;
+        self.id.clear();
+        self.id.push_str(id);
     }
 
     /// Opaque to clients: hex of `v1.<timestamp>.<id>`, so it can change shape later.
@@ -200,23 +204,29 @@ pub async fn page_after(
     filter: &Filter,
     limit: u32,
     cursor: &Cursor,
-) -> Result<(Vec<Point>, u64, Option<Cursor>), DbError> {
+    mut each: impl FnMut(&Row<'_>) -> Result<(), DbError> + Send,
+) -> Result<PageRead, DbError> {
     let (conditions, binds) = filter.conditions();
     let rows_sql = after_sql(&conditions, binds.len());
-    let mut rows = filtered(rows_sql, project_id, &binds)
+    // One row past the page says whether another follows; it is read, not handed on.
+    let mut read = 0;
+    let rows = filtered(rows_sql, project_id, &binds)
         .bind(cursor.timestamp)
         .bind(cursor.id.as_str())
         .bind(i64::from(limit) + 1)
-        .fetch_all(db, point_of)
+        .for_each(db, |row| {
+            read += 1;
+            match read > limit as usize {
+                true => Ok(()),
+                false => each(row),
+            }
+        })
         .await?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(Cursor::after)
-    } else {
-        None
-    };
     let total = count(db, project_id, &conditions, &binds).await?;
-    Ok((rows, total, next))
+    Ok(PageRead {
+        total,
+        more: rows > limit as usize,
+    })
 }
 
 /// Row values compare (timestamp, id) pairs in one step, which both backends serve from
@@ -242,16 +252,6 @@ async fn count(
         .fetch_one(db, |row| row.get("n"))
         .await?;
     Ok(total.max(0) as u64)
-}
-
-fn point_of(row: &Row<'_>) -> Result<Point, DbError> {
-    Ok(Point {
-        id: row.get("id")?,
-        metric_id: row.get("metric_id")?,
-        integration_id: row.get("integration_id")?,
-        value: row.get("value")?,
-        timestamp: row.get("ts")?,
-    })
 }
 
 /// The SQL of every query a list request makes for `filter` (by offset and by cursor),
