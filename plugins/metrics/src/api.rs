@@ -204,13 +204,15 @@ impl MetricsApi {
                 let after = Cursor::decode(text)
                     .map_err(|message| ApiError::invalid_parameter("cursor", message))?;
                 let read =
-                    points::page_after(&self.db, project, &filter, limit.get(), &after, write).await?;
+                    points::page_after(&self.db, project, &filter, limit.get(), &after, write)
+                        .await?;
                 let next = (read.more && !data.is_empty()).then(|| last.encode());
                 Pagination::after_cursor(limit.get(), read.total, next)
             }
             None => {
                 let read =
-                    points::page(&self.db, project, &filter, limit.get(), offset.get(), write).await?;
+                    points::page(&self.db, project, &filter, limit.get(), offset.get(), write)
+                        .await?;
                 let next = (read.more && !data.is_empty()).then(|| last.encode());
                 Pagination::new(limit.get(), offset.get(), read.total).with_next_cursor(next)
             }
