@@ -3,6 +3,7 @@
 //! next to the yardsticks (`src/bin/yardsticks.rs`: a fixed body, and each page through
 //! the database's own client with nothing around it), so that a request's cost is
 //! measured against its floor; and `dashtray import metrics` of a generated file, timed.
+//! `--webhooks` measures webhooks instead ([`webhooks`]).
 //!
 //! Steps: check `wrk` is there (installing Debian's package if not); build the release
 //! binaries; generate the data set (SQLite: kept under `target/bench/` and reused by
