@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub telemetry: TelemetryConfig,
     pub usage: UsageConfig,
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -44,6 +46,39 @@ pub struct ServerConfig {
     /// Where operators' endpoints (metrics, probes) listen; none (the default) serves none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_bind: Option<SocketAddr>,
+    /// The URL users reach the server at (console links and cookies); none means
+    /// `http://<server.bind>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// `server.public_url`, or `http://<server.bind>`; never ends in `/`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+}
+
+/// The console under `/console`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve `/console`.
+    pub enabled: bool,
+    /// How long a console session lasts.
+    pub session_hours: PositiveU32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            session_hours: PositiveU32(12),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -157,6 +192,7 @@ impl Default for Config {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 shutdown_timeout_secs: 30,
                 admin_bind: None,
+                public_url: None,
             },
             database: DatabaseConfig {
                 url: DatabaseUrl::parse("sqlite://dashtray.db").expect("default url is valid"),
@@ -191,6 +227,7 @@ impl Default for Config {
                 level: LogLevel("info".into()),
             },
             telemetry: TelemetryConfig::default(),
+            console: ConsoleConfig::default(),
             plugin: BTreeMap::new(),
         }
     }
@@ -334,6 +371,24 @@ impl Config {
                         "{admin} is the public address (`server.bind` = {}): metrics and probes \
                          need an address of their own",
                         self.server.bind
+                    ),
+                ));
+            }
+        }
+        if let Some(public_url) = &self.server.public_url {
+            let valid = url::Url::parse(public_url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if !valid {
+                return Err(ConfigError::at(
+                    figment,
+                    "server.public_url",
+                    format!(
+                        "`{public_url}` is not a URL such as `https://api.example.com` \
+                         (http or https, no query)"
                     ),
                 ));
             }

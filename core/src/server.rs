@@ -1,7 +1,7 @@
 //! `serve`: open the database, migrate, mount, listen, and stop gracefully; and, when
 //! `server.admin_bind` is set, the admin listener beside it ([`crate::admin`]).
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use poem::{
     listener::{Acceptor, Listener, TcpListener},
@@ -16,6 +16,7 @@ use crate::{
     http,
     registry::Registry,
     services::Services,
+    site::Site,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,18 @@ pub async fn serve(
     on_listening: impl FnOnce(Listening),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    serve_with_sites(config, registry, db, &[], on_listening, shutdown).await
+}
+
+/// [`serve`], with `sites` (the console) mounted beside the API.
+pub async fn serve_with_sites(
+    config: &Config,
+    registry: &Registry,
+    db: Db,
+    sites: &[Arc<dyn Site>],
+    on_listening: impl FnOnce(Listening),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let services = Services::system(config.clone(), db.clone());
     let lifecycle = Lifecycle::new();
     let admin = match config.server.admin_bind {
@@ -71,7 +84,7 @@ pub async fn serve(
     let flush_every = Duration::from_secs(config.usage.flush_secs.0.into());
     services.usage.flush_every(db.clone(), flush_every);
     let api = registry.mount(&services)?;
-    let app = http::app(api, &services);
+    let app = http::app_with_sites(api, &services, sites);
 
     let (acceptor, bound) = listen(config.server.bind).await?;
     let admin_addr = admin.as_ref().map(|admin| admin.addr);

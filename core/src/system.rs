@@ -64,12 +64,13 @@ impl Plugin for SystemPlugin {
     }
 
     /// Core's own tables: projects and API keys, the `database` limiter's counters, and
-    /// the auth notices of SQLite deployments, and the usage history.
+    /// the auth notices of SQLite deployments, the usage history, and console sessions.
     fn migrations(&self) -> Vec<crate::migrate::Migration> {
         let mut migrations = crate::auth::store::MIGRATIONS.to_vec();
         migrations.push(crate::ratelimit::store::MIGRATION);
         migrations.push(crate::auth::notices::MIGRATION);
         migrations.push(crate::usage::store::MIGRATION);
+        migrations.push(crate::auth::sessions::MIGRATION);
         migrations
     }
 

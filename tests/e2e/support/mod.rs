@@ -2,6 +2,7 @@
 //! folder on a free port, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod document;
 pub mod proxy;
 

@@ -1,0 +1,121 @@
+//! The console under `/console`: Settings → API Keys, Usage and the project, as
+//! server-rendered pages (minijinja templates, SVG charts drawn here with plotters, one
+//! stylesheet and one small script for the Copy button, all served from this crate).
+//!
+//! - [`session`]: the sign-in cookie, the session it stands for, and CSRF tokens;
+//! - [`signin`]: opening a one-time link, signing out;
+//! - [`pages`]: one module per section of the navigation;
+//! - [`render`]: the templates, the navigation, and pages for errors;
+//! - [`chart`]: bar charts as SVG;
+//! - [`form`]: reading a posted form;
+//! - [`assets`]: the stylesheet and the script.
+//!
+//! A new section (Webhooks) is one module in `pages/`, its templates in `templates/`,
+//! its entry in [`render::SECTIONS`] and its routes in [`routes`].
+
+pub mod assets;
+pub mod chart;
+pub mod error;
+pub mod form;
+pub mod pages;
+pub mod render;
+pub mod session;
+pub mod signin;
+
+use std::sync::Arc;
+
+use dashtray_core::{site::Site, Services};
+use poem::{
+    endpoint::BoxEndpoint,
+    get,
+    middleware::SetHeader,
+    post, EndpointExt, Response, Route,
+};
+
+pub use error::ConsoleError;
+
+/// Where the console is served.
+pub const PREFIX: &str = "/console";
+
+/// The console, as the binary mounts it.
+pub struct Console {
+    /// Every scope a key can hold, in the order the form lists them.
+    scopes: Vec<String>,
+}
+
+impl Console {
+    /// A console offering `scopes` (the read scopes and the plugins' own) on its key form.
+    pub fn new(scopes: impl IntoIterator<Item = String>) -> Console {
+        let mut scopes: Vec<String> = scopes.into_iter().collect();
+        scopes.sort();
+        scopes.dedup();
+        Console { scopes }
+    }
+}
+
+/// What every handler reads: the server's services, the templates and the scopes.
+pub struct State {
+    pub services: Services,
+    pub templates: render::Templates,
+    pub scopes: Vec<String>,
+}
+
+impl State {
+    /// Whether the console is reached over https (its cookies are then `Secure`).
+    pub fn secure(&self) -> bool {
+        self.services
+            .config
+            .server
+            .public_url()
+            .starts_with("https://")
+    }
+}
+
+impl Site for Console {
+    fn prefix(&self) -> &'static str {
+        PREFIX
+    }
+
+    fn endpoint(&self, services: &Services) -> BoxEndpoint<'static, Response> {
+        let state = Arc::new(State {
+            services: services.clone(),
+            templates: render::Templates::new(),
+            scopes: self.scopes.clone(),
+        });
+        let for_errors = state.clone();
+        routes()
+            .data(state)
+            .catch_all_error(move |err| {
+                let state = for_errors.clone();
+                async move { render::error_response(&state, err) }
+            })
+            .with(security_headers())
+            .boxed()
+    }
+}
+
+/// Every page and form of the console, under [`PREFIX`].
+fn routes() -> Route {
+    use pages::{keys, project, usage};
+    Route::new()
+        .at("/", get(pages::home))
+        .at("/signin", get(signin::open_link))
+        .at("/signout", post(signin::sign_out))
+        .at("/keys", get(keys::list).post(keys::create))
+        .at("/keys/new", get(keys::new_form))
+        .at("/keys/:id/revoke", get(keys::confirm_revoke).post(keys::revoke))
+        .at("/usage", get(usage::page))
+        .at("/project", get(project::page))
+        .at("/static/console.css", get(assets::stylesheet))
+        .at("/static/console.js", get(assets::script))
+}
+
+/// SPEC's headers on every answer, error pages included; `no-store` because pages show
+/// a key once and a session's data.
+fn security_headers() -> SetHeader {
+    SetHeader::new()
+        .overriding("content-security-policy", "default-src 'self'")
+        .overriding("x-frame-options", "DENY")
+        .overriding("referrer-policy", "no-referrer")
+        .overriding("cache-control", "no-store")
+}

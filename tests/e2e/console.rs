@@ -1,0 +1,239 @@
+//! The console over plain HTTP: sign-in links and their cookie, the plain page of a link
+//! that cannot be used, CSRF, ownership, escaping, form errors, SPEC's headers, sign-out
+//! and revocation from the console reaching every server. `console_browser` drives the
+//! same pages in Chromium.
+
+use std::time::Duration;
+
+use reqwest::{header, StatusCode};
+
+use crate::support::{
+    cli_json,
+    console::{self, Session},
+    eventually, get_with_auth, project_with_key, Server, TestDb,
+};
+
+/// How many keys a project has, as the CLI lists them.
+fn key_count(db: &TestDb, project_id: &str) -> usize {
+    cli_json(db, &["keys", "list", "--project", project_id])["keys"]
+        .as_array()
+        .expect("keys")
+        .len()
+}
+
+/// A server, a Scale project with one key, and a console session of that project.
+async fn signed_in<'s>(db: &TestDb, server: &'s Server) -> (Session<'s>, String, String) {
+    let (project_id, key_id, _) = project_with_key(db, "Console", "scale", None);
+    let link = console::link(db, server, &project_id, None);
+    (Session::open(server, &link).await, project_id, key_id)
+}
+
+/// The session's CSRF token and a valid Create API Key form with `name`.
+async fn create_form(session: &Session<'_>, name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("csrf", session.csrf().await),
+        ("name", name.to_owned()),
+        ("scope", "projects:read".into()),
+        ("expiry", "never".into()),
+    ]
+}
+
+fn as_pairs(form: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+    form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+dashtray_core::on_each_backend! {
+    async fn a_sign_in_link_sets_a_strict_http_only_cookie_for_the_console_path(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (session, _, _) = signed_in(&db, &server).await;
+        let flags: Vec<&str> = session.set_cookie.split(';').map(str::trim).collect();
+        for flag in ["HttpOnly", "SameSite=Strict", "Path=/console", "Max-Age=43200"] {
+            assert!(flags.contains(&flag), "{flag} missing: {}", session.set_cookie);
+        }
+        assert!(!flags.contains(&"Secure"), "not Secure over http: {}", session.set_cookie);
+        let (status, html) = session.page("/console/keys").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("API Keys"), "{html}");
+    }
+
+    async fn the_cookie_is_secure_when_the_public_url_is_https(db: TestDb) {
+        let public = "https://console.example.test";
+        let server = Server::on(&db, &[("DASHTRAY_SERVER__PUBLIC_URL", public)]);
+        let (project_id, _, _) = project_with_key(&db, "Https", "scale", None);
+        let link = console::link(&db, &server, &project_id, Some(public));
+        assert!(link.starts_with("https://console.example.test/console/signin?token="), "{link}");
+        let session = Session::open(&server, &link).await;
+        let flags: Vec<&str> = session.set_cookie.split(';').map(str::trim).collect();
+        assert!(flags.contains(&"Secure"), "{}", session.set_cookie);
+    }
+
+    async fn a_used_expired_or_unknown_link_gets_one_plain_page(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (project_id, _, _) = project_with_key(&db, "Links", "scale", None);
+        let used = console::link(&db, &server, &project_id, None);
+        Session::open(&server, &used).await;
+        let expired = console::link(&db, &server, &project_id, None);
+        dashtray_core::db::query("UPDATE console_links SET expires_at = 0 WHERE used_at IS NULL")
+            .execute(&db.connect().await)
+            .await
+            .expect("expire the link");
+        let unknown = "/console/signin?token=NoSuchTokenNoSuchTokenNoSuchTokenNoSuchTok";
+        let mut pages = Vec::new();
+        for path in [console::path_of(&used), console::path_of(&expired), unknown.to_owned()] {
+            let resp = console::client().get(server.url(&path)).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert!(resp.headers().get(header::SET_COOKIE).is_none(), "no session from {path}");
+            pages.push(resp.text().await.unwrap());
+        }
+        assert!(pages[0].contains("This sign-in link cannot be used"), "{}", pages[0]);
+        assert_eq!(pages[0], pages[1], "a used and an expired link look alike");
+        assert_eq!(pages[0], pages[2], "a used and an unknown link look alike");
+    }
+
+    async fn a_post_without_its_csrf_token_is_refused_and_creates_nothing(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (session, project_id, _) = signed_in(&db, &server).await;
+        let before = key_count(&db, &project_id);
+        let form = create_form(&session, "no token").await;
+        let without: Vec<_> = as_pairs(&form).into_iter().filter(|(k, _)| *k != "csrf").collect();
+        let (status, html) = session.post("/console/keys", &without).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+        let mut forged = as_pairs(&form);
+        forged[0].1 = "0000000000000000000000000000000000000000000000000000000000000000";
+        let (status, _) = session.post("/console/keys", &forged).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "a token of no session is refused");
+        assert_eq!(key_count(&db, &project_id), before, "no key was made");
+        // The same form with its token goes through.
+        let (status, html) = session.post("/console/keys", &as_pairs(&form)).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert_eq!(key_count(&db, &project_id), before + 1);
+    }
+
+    async fn another_projects_key_id_in_a_revoke_form_is_not_found(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (session, _, _) = signed_in(&db, &server).await;
+        let (_, other_key_id, other_key) = project_with_key(&db, "Other", "scale", None);
+        let path = format!("/console/keys/{other_key_id}/revoke");
+        let (status, _) = session.page(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "its confirmation page");
+        let csrf = session.csrf().await;
+        let (status, html) = session.post(&path, &[("csrf", &csrf)]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{html}");
+        let bearer = format!("Bearer {other_key}");
+        let (status, _, _) = get_with_auth(&server.url("/api/v1/projects"), Some(&bearer)).await;
+        assert_eq!(status, StatusCode::OK, "the other project's key still works");
+    }
+
+    async fn a_key_named_like_a_script_shows_as_text(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (session, _, _) = signed_in(&db, &server).await;
+        let name = "<script>alert(1)</script>";
+        let form = create_form(&session, name).await;
+        let (status, created) = session.post("/console/keys", &as_pairs(&form)).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let (_, list) = session.page("/console/keys").await;
+        for (page, html) in [("the created page", &created), ("the list", &list)] {
+            assert!(!html.contains(name), "{page} has the name as markup");
+            assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+                || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}: {html}");
+        }
+    }
+
+    async fn bad_form_input_shows_the_form_again_with_the_error_and_creates_nothing(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (session, project_id, _) = signed_in(&db, &server).await;
+        let before = key_count(&db, &project_id);
+        let csrf = session.csrf().await;
+        let long = "n".repeat(201);
+        let cases: [(&str, Vec<(&str, &str)>, &str); 5] = [
+            ("an empty name", vec![("name", "  "), ("scope", "projects:read"), ("expiry", "never")], "name-error"),
+            ("an over-long name", vec![("name", &long), ("scope", "projects:read"), ("expiry", "never")], "name-error"),
+            ("no scope", vec![("name", "ok"), ("expiry", "30")], "scopes-error"),
+            ("an unknown scope", vec![("name", "ok"), ("scope", "admin:write"), ("expiry", "30")], "scopes-error"),
+            ("an unknown expiry", vec![("name", "ok"), ("scope", "projects:read"), ("expiry", "7")], "expiry-error"),
+        ];
+        for (what, mut fields, error_id) in cases {
+            fields.push(("csrf", &csrf));
+            let (status, html) = session.post("/console/keys", &fields).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what}");
+            assert!(html.contains(&format!("id=\"{error_id}\"")), "{what}: no error beside the field: {html}");
+            assert!(html.contains("<h1>Create API Key</h1>"), "{what}: the form is shown again");
+        }
+        assert_eq!(key_count(&db, &project_id), before, "nothing was created");
+    }
+
+    async fn console_answers_carry_specs_security_headers(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (session, _, _) = signed_in(&db, &server).await;
+        let signed_out = console::client().get(server.url("/console/keys")).send().await.unwrap();
+        assert_eq!(signed_out.status(), StatusCode::UNAUTHORIZED);
+        for resp in [session.get("/console/keys").await, session.get("/console/usage").await, signed_out] {
+            let headers = resp.headers();
+            assert_eq!(headers["content-security-policy"], "default-src 'self'");
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert_eq!(headers["referrer-policy"], "no-referrer");
+        }
+    }
+
+    async fn sign_out_and_sessions_revoke_end_sessions(db: TestDb) {
+        let server = Server::on(&db, &[]);
+        let (first, project_id, _) = signed_in(&db, &server).await;
+        let csrf = first.csrf().await;
+        let (status, html) = first.post("/console/signout", &[("csrf", &csrf)]).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert_eq!(first.page("/console/keys").await.0, StatusCode::UNAUTHORIZED, "signed out");
+
+        let second = Session::open(&server, &console::link(&db, &server, &project_id, None)).await;
+        let third = Session::open(&server, &console::link(&db, &server, &project_id, None)).await;
+        let ended = cli_json(&db, &["console", "sessions", "revoke", "--project", &project_id]);
+        assert_eq!(ended["ended"], 2, "{ended}");
+        for session in [second, third] {
+            assert_eq!(session.page("/console/keys").await.0, StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    async fn a_key_revoked_in_the_console_is_refused_by_another_server_within_a_second(db: TestDb) {
+        let long_ttl = [("DASHTRAY_AUTH__CACHE_TTL_SECS", "600")];
+        let (console_server, other) = (Server::on(&db, &long_ttl), Server::on(&db, &long_ttl));
+        let (project_id, key_id, key) = project_with_key(&db, "Everywhere", "scale", None);
+        let bearer = format!("Bearer {key}");
+        let (status, _, _) = get_with_auth(&other.url("/api/v1/projects"), Some(&bearer)).await;
+        assert_eq!(status, StatusCode::OK, "the key works, and the other server caches it");
+        let session = Session::open(&console_server, &console::link(&db, &console_server, &project_id, None)).await;
+        let csrf = session.csrf().await;
+        let (status, _) = session.post(&format!("/console/keys/{key_id}/revoke"), &[("csrf", &csrf)]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let (status, _, _) = get_with_auth(&console_server.url("/api/v1/projects"), Some(&bearer)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the console's own server at once");
+        eventually(Duration::from_secs(1), "the other server refuses the key", || async {
+            get_with_auth(&other.url("/api/v1/projects"), Some(&bearer)).await.0 == StatusCode::UNAUTHORIZED
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_address() {
+    let server = Server::start(&[("DASHTRAY_AUTH__FAILED_PER_MINUTE", "3")]);
+    // Seven attempts hold four in one minute even if a minute turns among them.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let url = server.url("/console/signin?token=guessguessguessguessguessguessguessguessgue");
+        statuses.push(console::client().get(url).send().await.unwrap().status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "no attempt was limited: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_console_is_off_with_console_enabled_false() {
+    let server = Server::start(&[("DASHTRAY_CONSOLE__ENABLED", "false")]);
+    let resp = console::client()
+        .get(server.url("/console/keys"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}

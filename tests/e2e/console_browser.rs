@@ -1,0 +1,239 @@
+//! The console in a real browser: Debian's Chromium driven over WebDriver (chromedriver)
+//! by fantoccini, against the real binary. Sign in with a link, create a key by its
+//! Name, call the API with the key shown, see the calls on the usage chart, revoke the
+//! key and see 401, sign out.
+//!
+//! With `DASHTRAY_CONSOLE_SCREENSHOTS=DIR` the SQLite run saves a PNG of each page into
+//! DIR (`docs/console/` is where docs/console.md shows them).
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use dashtray_core::testing::Backend;
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+
+use crate::support::{
+    console, eventually, get_with_auth, project_with_key, require_tool, Server, TestDb,
+};
+
+/// Where a run saves its screenshots, if anywhere.
+const SCREENSHOTS_ENV: &str = "DASHTRAY_CONSOLE_SCREENSHOTS";
+
+/// A chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start(chromedriver: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Chromium that reaches nothing but this machine.
+async fn browser(driver: &Driver, chromium: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,900", "--no-first-run", "--disable-extensions",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--proxy-server=http://127.0.0.1:9",
+                "--proxy-bypass-list=<-loopback>",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            ],
+        }),
+    );
+    let mut last_error = None;
+    // chromedriver takes a moment to listen.
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(capabilities.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(client) => return client,
+            Err(err) => last_error = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("cannot start Chromium through chromedriver: {last_error:?}");
+}
+
+/// The page a test walks through, and where its screenshots go.
+struct Walk {
+    client: Client,
+    screenshots: Option<PathBuf>,
+}
+
+impl Walk {
+    async fn shot(&self, name: &str) {
+        let Some(dir) = &self.screenshots else {
+            return;
+        };
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::create_dir_all(dir).expect("screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    async fn find(&self, locator: Locator<'_>) -> Element {
+        self.client
+            .find(locator)
+            .await
+            .unwrap_or_else(|err| panic!("{locator:?} is not on the page: {err}"))
+    }
+
+    /// The element a `<label>` with `text` labels.
+    async fn labelled(&self, text: &str) -> Element {
+        let label = self
+            .find(Locator::XPath(&format!("//label[normalize-space()='{text}']")))
+            .await;
+        let id = label.attr("for").await.unwrap().expect("the label names its field");
+        self.find(Locator::Id(&id)).await
+    }
+
+    async fn button(&self, text: &str) -> Element {
+        self.find(Locator::XPath(&format!("//button[normalize-space()='{text}']")))
+            .await
+    }
+
+    async fn link(&self, text: &str) -> Element {
+        self.find(Locator::LinkText(text)).await
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        self.find(Locator::Css(css)).await.text().await.unwrap()
+    }
+
+    async fn heading(&self) -> String {
+        self.text_of("h1").await
+    }
+}
+
+dashtray_core::on_each_backend! {
+    async fn in_chromium_a_key_is_created_used_seen_in_usage_and_revoked(db: TestDb) {
+        let (Some(chromedriver), Some(chromium)) = (require_tool("chromedriver"), require_tool("chromium")) else {
+            return;
+        };
+        let server = Server::on(&db, &[("DASHTRAY_USAGE__FLUSH_SECS", "1")]);
+        let (project_id, _, _) = project_with_key(&db, "Acme Browser", "scale", None);
+        let link = console::link(&db, &server, &project_id, None);
+        let driver = Driver::start(&chromedriver);
+        let screenshots = std::env::var_os(SCREENSHOTS_ENV)
+            .filter(|_| db.backend() == Backend::Sqlite)
+            .map(|dir| crate::support::workspace_root().join(dir));
+        let walk = Walk { client: browser(&driver, &chromium).await, screenshots };
+        walk_through(&walk, &server, &link).await;
+        walk.client.clone().close().await.expect("close the browser");
+    }
+}
+
+async fn walk_through(walk: &Walk, server: &Server, link: &str) {
+    let client = &walk.client;
+    // Sign in: the link lands on API Keys.
+    client.goto(link).await.expect("open the sign-in link");
+    assert_eq!(walk.heading().await, "API Keys");
+    assert!(client.current_url().await.unwrap().path().ends_with("/console/keys"));
+
+    // Create a key by its Name.
+    walk.link("Create API Key").await.click().await.unwrap();
+    assert_eq!(walk.heading().await, "Create API Key");
+    walk.labelled("Name").await.send_keys("Grafana export").await.unwrap();
+    walk.shot("create-key").await;
+    walk.button("Create API Key").await.click().await.unwrap();
+    assert_eq!(walk.heading().await, "API key created: Grafana export");
+    let key = walk.text_of("#new-key").await;
+    assert!(key.starts_with("dk_"), "the key is shown: {key}");
+    let copy = walk.button("Copy key").await;
+    copy.click().await.unwrap();
+    walk.shot("key-created").await;
+    assert_eq!(copy.text().await.unwrap(), "Copied", "the served script ran under the CSP");
+
+    // Call the API with the key shown.
+    let bearer = format!("Bearer {key}");
+    for _ in 0..3 {
+        let (status, _, _) = get_with_auth(&server.url("/api/v1/projects"), Some(&bearer)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    // The usage chart shows the calls once they are flushed (every second here).
+    walk.link("Usage").await.click().await.unwrap();
+    eventually(Duration::from_secs(15), "the usage page counts the 3 calls", || async {
+        client.refresh().await.unwrap();
+        walk.text_of("#day-total").await.parse::<u64>().unwrap_or(0) >= 3
+    })
+    .await;
+    let bars = client
+        .find_all(Locator::Css("#hourly-chart svg rect[fill='#2563EB']"))
+        .await
+        .unwrap();
+    assert!(!bars.is_empty(), "the hourly chart draws a bar for this hour");
+    let per_key = walk.text_of("#per-key").await;
+    assert!(per_key.contains("Grafana export"), "{per_key}");
+    walk.shot("usage").await;
+
+    // Revoke on its own confirmation page; the next request is refused.
+    walk.link("API Keys").await.click().await.unwrap();
+    walk.shot("keys").await;
+    walk.find(Locator::XPath(
+        "//tr[td[normalize-space()='Grafana export']]//a[starts-with(normalize-space(), 'Revoke')]",
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    assert_eq!(walk.heading().await, "Revoke the key “Grafana export”?");
+    walk.shot("revoke-key").await;
+    walk.button("Revoke key “Grafana export”").await.click().await.unwrap();
+    let row = walk
+        .text_of("tbody tr:first-child")
+        .await;
+    assert!(row.contains("Grafana export") && row.contains("Revoked"), "{row}");
+    let (status, _, _) = get_with_auth(&server.url("/api/v1/projects"), Some(&bearer)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the next request after Revoke");
+
+    // The project, then Sign out.
+    walk.link("Project").await.click().await.unwrap();
+    assert_eq!(walk.heading().await, "Project");
+    assert!(walk.text_of("main").await.contains("Acme Browser"));
+    walk.shot("project").await;
+    walk.button("Sign out").await.click().await.unwrap();
+    assert_eq!(walk.heading().await, "You are signed out");
+    client.goto(&server.url("/console/keys")).await.unwrap();
+    assert_eq!(walk.heading().await, "Sign in", "the session has ended");
+
+    // The link was used: opening it again gets the plain page.
+    client.goto(link).await.unwrap();
+    assert_eq!(walk.heading().await, "This sign-in link cannot be used");
+    walk.shot("link-unusable").await;
+}
