@@ -47,9 +47,10 @@ pub async fn run(cx: &Context, command: ConsoleCommand) -> anyhow::Result<()> {
     let db = &services.db;
     let now = services.now_millis();
     let project_id = match &command {
-        ConsoleCommand::Link(args) => &args.project,
-        ConsoleCommand::Sessions(SessionsCommand::Revoke(args)) => &args.project,
+        ConsoleCommand::Link(args) => args.project.clone(),
+        ConsoleCommand::Sessions(SessionsCommand::Revoke(args)) => args.project.clone(),
     };
+    let project_id = project_id.as_str();
     if store::get_project(db, project_id).await?.is_none() {
         anyhow::bail!("--project: no project `{project_id}`");
     }

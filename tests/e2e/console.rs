@@ -38,7 +38,7 @@ async fn create_form(session: &Session<'_>, name: &str) -> Vec<(&'static str, St
     ]
 }
 
-fn as_pairs(form: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+fn as_pairs<'f>(form: &'f [(&'static str, String)]) -> Vec<(&'static str, &'f str)> {
     form.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 

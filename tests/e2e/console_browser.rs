@@ -18,7 +18,7 @@ use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 
 use crate::support::{
-    console, eventually, get_with_auth, project_with_key, require_tool, Server, TestDb,
+    console, eventually, get_with_auth, project_with_key, require_tool, Server,
 };
 
 /// Where a run saves its screenshots, if anywhere.
