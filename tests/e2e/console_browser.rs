@@ -68,7 +68,6 @@ async fn browser(driver: &Driver, chromium: &Path) -> Client {
                 "--window-size=1280,900", "--no-first-run", "--disable-extensions",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--proxy-server=http://127.0.0.1:9",
-                "--proxy-bypass-list=<-loopback>",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             ],
         }),
@@ -188,9 +187,14 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
 
     // The usage chart shows the calls once they are flushed (every second here).
     walk.link("Usage").await.click().await.unwrap();
+    assert_eq!(walk.heading().await, "Usage");
     eventually(Duration::from_secs(15), "the usage page counts the 3 calls", || async {
-        client.refresh().await.unwrap();
-        walk.text_of("#day-total").await.parse::<u64>().unwrap_or(0) >= 3
+        client.goto(&server.url("/console/usage")).await.unwrap();
+        let total = client.find(Locator::Id("day-total")).await.ok();
+        match total {
+            Some(total) => total.text().await.ok().and_then(|t| t.parse::<u64>().ok()) >= Some(3),
+            None => false,
+        }
     })
     .await;
     let bars = client
