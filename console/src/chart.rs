@@ -16,7 +16,8 @@ const X_LABELS: usize = 8;
 /// draws no bar. The SVG document as text.
 pub fn bars(values: &[u64], label: impl Fn(usize) -> String) -> Result<String, ConsoleError> {
     let mut svg = String::new();
-    draw(&mut svg, values, &label).map_err(|err| ConsoleError::Internal(format!("chart: {err}")))?;
+    draw(&mut svg, values, &label)
+        .map_err(|err| ConsoleError::Internal(format!("chart: {err}")))?;
     Ok(svg)
 }
 
@@ -56,7 +57,10 @@ fn draw(
             .filter(|(_, v)| **v > 0)
             .map(|(i, v)| {
                 let mut bar = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0), (SegmentValue::Exact(i + 1), *v)],
+                    [
+                        (SegmentValue::Exact(i), 0),
+                        (SegmentValue::Exact(i + 1), *v),
+                    ],
                     BAR_COLOUR.filled(),
                 );
                 bar.set_margin(0, 0, 2, 2);
@@ -79,6 +83,9 @@ mod tests {
         let bars = svg.matches("fill=\"#2563EB\"").count();
         assert_eq!(bars, 2, "{svg}");
         assert!(svg.contains("\nt0\n"), "labels are drawn: {svg}");
-        assert!(!svg.contains("\nt1\n"), "not every bucket is labelled: {svg}");
+        assert!(
+            !svg.contains("\nt1\n"),
+            "not every bucket is labelled: {svg}"
+        );
     }
 }

@@ -28,7 +28,9 @@ impl<'a> FromRequest<'a> for FormData {
     /// A body that is not a form reads as an empty one: the CSRF check then refuses it.
     async fn from_request(_req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = body.take()?.into_bytes().await?;
-        Ok(FormData(serde_urlencoded::from_bytes(&bytes).unwrap_or_default()))
+        Ok(FormData(
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default(),
+        ))
     }
 }
 

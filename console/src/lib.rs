@@ -25,12 +25,7 @@ pub mod signin;
 use std::sync::Arc;
 
 use dashtray_core::{site::Site, Services};
-use poem::{
-    endpoint::BoxEndpoint,
-    get,
-    middleware::SetHeader,
-    post, EndpointExt, Response, Route,
-};
+use poem::{endpoint::BoxEndpoint, get, middleware::SetHeader, post, EndpointExt, Response, Route};
 
 pub use error::ConsoleError;
 
@@ -103,7 +98,10 @@ fn routes() -> Route {
         .at("/signout", post(signin::sign_out))
         .at("/keys", get(keys::list).post(keys::create))
         .at("/keys/new", get(keys::new_form))
-        .at("/keys/:id/revoke", get(keys::confirm_revoke).post(keys::revoke))
+        .at(
+            "/keys/:id/revoke",
+            get(keys::confirm_revoke).post(keys::revoke),
+        )
         .at("/usage", get(usage::page))
         .at("/project", get(project::page))
         .at("/static/console.css", get(assets::stylesheet))

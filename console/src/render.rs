@@ -130,17 +130,19 @@ pub fn error_response(state: &State, err: poem::Error) -> Response {
     let (heading, message, sign_in) = match err.downcast_ref::<ConsoleError>() {
         Some(err) if err.is_internal() => {
             tracing::error!(error = %err, "console request failed");
-            ("Something went wrong", internal_message(err.status()), false)
+            (
+                "Something went wrong",
+                internal_message(err.status()),
+                false,
+            )
         }
         Some(err @ ConsoleError::SignedOut) => ("Sign in", err.to_string(), true),
         Some(err) => (heading_for(err.status()), err.to_string(), false),
         None => (heading_for(status), generic_message(status), false),
     };
-    let page = state.templates.page(
-        "message.html",
-        None,
-        context! { heading, message, sign_in },
-    );
+    let page = state
+        .templates
+        .page("message.html", None, context! { heading, message, sign_in });
     match page {
         Ok(page) => page.with_status(status).into_response(),
         Err(err) => {

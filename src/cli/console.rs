@@ -67,16 +67,13 @@ pub async fn run(cx: &Context, command: ConsoleCommand) -> anyhow::Result<()> {
                 dashtray_console::PREFIX,
                 link.token
             );
-            cx.print(
-                &json!({ "url": url, "expiresAt": link.expires_at }),
-                || {
-                    format!(
-                        "Open this link to sign in to the console of {project_id} (it works once, \
+            cx.print(&json!({ "url": url, "expiresAt": link.expires_at }), || {
+                format!(
+                    "Open this link to sign in to the console of {project_id} (it works once, \
                          for {} minutes):\n\n    {url}\n",
-                        args.expires_in
-                    )
-                },
-            );
+                    args.expires_in
+                )
+            });
         }
         ConsoleCommand::Sessions(SessionsCommand::Revoke(_)) => {
             let ended = sessions::end_project_sessions(db, project_id).await?;

@@ -55,10 +55,22 @@ pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         if let Some(admin) = &admin {
             announced["admin"] = admin.as_str().into();
         }
-        let console = demo.as_ref().and_then(|(_, link)| link.as_ref()).map(|token| {
-            let base = cx.config.server.public_url.clone().unwrap_or_else(|| url.clone());
-            format!("{}{}/signin?token={token}", base.trim_end_matches('/'), dashtray_console::PREFIX)
-        });
+        let console = demo
+            .as_ref()
+            .and_then(|(_, link)| link.as_ref())
+            .map(|token| {
+                let base = cx
+                    .config
+                    .server
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| url.clone());
+                format!(
+                    "{}{}/signin?token={token}",
+                    base.trim_end_matches('/'),
+                    dashtray_console::PREFIX
+                )
+            });
         if let Some((loaded, _)) = &demo {
             announced["demo"] = super::demo::summary(loaded);
         }

@@ -13,6 +13,9 @@ use crate::support::{
     eventually, get_with_auth, project_with_key, Server, TestDb,
 };
 
+/// A form's fields, as posted.
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
 /// How many keys a project has, as the CLI lists them.
 fn key_count(db: &TestDb, project_id: &str) -> usize {
     cli_json(db, &["keys", "list", "--project", project_id])["keys"]
@@ -145,7 +148,7 @@ dashtray_core::on_each_backend! {
         let before = key_count(&db, &project_id);
         let csrf = session.csrf().await;
         let long = "n".repeat(201);
-        let cases: [(&str, Vec<(&str, &str)>, &str); 5] = [
+        let cases: [(&str, Fields, &str); 5] = [
             ("an empty name", vec![("name", "  "), ("scope", "projects:read"), ("expiry", "never")], "name-error"),
             ("an over-long name", vec![("name", &long), ("scope", "projects:read"), ("expiry", "never")], "name-error"),
             ("no scope", vec![("name", "ok"), ("expiry", "30")], "scopes-error"),

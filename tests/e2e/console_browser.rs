@@ -17,9 +17,7 @@ use dashtray_core::testing::Backend;
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 
-use crate::support::{
-    console, eventually, get_with_auth, project_with_key, require_tool, Server,
-};
+use crate::support::{console, eventually, get_with_auth, project_with_key, require_tool, Server};
 
 /// Where a run saves its screenshots, if anywhere.
 const SCREENSHOTS_ENV: &str = "DASHTRAY_CONSOLE_SCREENSHOTS";
@@ -115,15 +113,23 @@ impl Walk {
     /// The element a `<label>` with `text` labels.
     async fn labelled(&self, text: &str) -> Element {
         let label = self
-            .find(Locator::XPath(&format!("//label[normalize-space()='{text}']")))
+            .find(Locator::XPath(&format!(
+                "//label[normalize-space()='{text}']"
+            )))
             .await;
-        let id = label.attr("for").await.unwrap().expect("the label names its field");
+        let id = label
+            .attr("for")
+            .await
+            .unwrap()
+            .expect("the label names its field");
         self.find(Locator::Id(&id)).await
     }
 
     async fn button(&self, text: &str) -> Element {
-        self.find(Locator::XPath(&format!("//button[normalize-space()='{text}']")))
-            .await
+        self.find(Locator::XPath(&format!(
+            "//button[normalize-space()='{text}']"
+        )))
+        .await
     }
 
     async fn link(&self, text: &str) -> Element {
@@ -162,12 +168,21 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     // Sign in: the link lands on API Keys.
     client.goto(link).await.expect("open the sign-in link");
     assert_eq!(walk.heading().await, "API Keys");
-    assert!(client.current_url().await.unwrap().path().ends_with("/console/keys"));
+    assert!(client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/console/keys"));
 
     // Create a key by its Name.
     walk.link("Create API Key").await.click().await.unwrap();
     assert_eq!(walk.heading().await, "Create API Key");
-    walk.labelled("Name").await.send_keys("Grafana export").await.unwrap();
+    walk.labelled("Name")
+        .await
+        .send_keys("Grafana export")
+        .await
+        .unwrap();
     walk.shot("create-key").await;
     walk.button("Create API Key").await.click().await.unwrap();
     assert_eq!(walk.heading().await, "API key created: Grafana export");
@@ -176,7 +191,11 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     let copy = walk.button("Copy key").await;
     copy.click().await.unwrap();
     walk.shot("key-created").await;
-    assert_eq!(copy.text().await.unwrap(), "Copied", "the served script ran under the CSP");
+    assert_eq!(
+        copy.text().await.unwrap(),
+        "Copied",
+        "the served script ran under the CSP"
+    );
 
     // Call the API with the key shown.
     let bearer = format!("Bearer {key}");
@@ -188,20 +207,29 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     // The usage chart shows the calls once they are flushed (every second here).
     walk.link("Usage").await.click().await.unwrap();
     assert_eq!(walk.heading().await, "Usage");
-    eventually(Duration::from_secs(15), "the usage page counts the 3 calls", || async {
-        client.goto(&server.url("/console/usage")).await.unwrap();
-        let total = client.find(Locator::Id("day-total")).await.ok();
-        match total {
-            Some(total) => total.text().await.ok().and_then(|t| t.parse::<u64>().ok()) >= Some(3),
-            None => false,
-        }
-    })
+    eventually(
+        Duration::from_secs(15),
+        "the usage page counts the 3 calls",
+        || async {
+            client.goto(&server.url("/console/usage")).await.unwrap();
+            let total = client.find(Locator::Id("day-total")).await.ok();
+            match total {
+                Some(total) => {
+                    total.text().await.ok().and_then(|t| t.parse::<u64>().ok()) >= Some(3)
+                }
+                None => false,
+            }
+        },
+    )
     .await;
     let bars = client
         .find_all(Locator::Css("#hourly-chart svg rect[fill='#2563EB']"))
         .await
         .unwrap();
-    assert!(!bars.is_empty(), "the hourly chart draws a bar for this hour");
+    assert!(
+        !bars.is_empty(),
+        "the hourly chart draws a bar for this hour"
+    );
     let per_key = walk.text_of("#per-key").await;
     assert!(per_key.contains("Grafana export"), "{per_key}");
     walk.shot("usage").await;
@@ -218,13 +246,22 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     .unwrap();
     assert_eq!(walk.heading().await, "Revoke the key “Grafana export”?");
     walk.shot("revoke-key").await;
-    walk.button("Revoke key “Grafana export”").await.click().await.unwrap();
-    let row = walk
-        .text_of("tbody tr:first-child")
-        .await;
-    assert!(row.contains("Grafana export") && row.contains("Revoked"), "{row}");
+    walk.button("Revoke key “Grafana export”")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = walk.text_of("tbody tr:first-child").await;
+    assert!(
+        row.contains("Grafana export") && row.contains("Revoked"),
+        "{row}"
+    );
     let (status, _, _) = get_with_auth(&server.url("/api/v1/projects"), Some(&bearer)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the next request after Revoke");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the next request after Revoke"
+    );
 
     // The project, then Sign out.
     walk.link("Project").await.click().await.unwrap();

@@ -153,7 +153,7 @@ struct NewKey {
 }
 
 /// Checks a submission; the form to show again when any field is wrong.
-fn validate(known: &[String], form: &FormData) -> Result<NewKey, KeyForm> {
+fn validate(known: &[String], form: &FormData) -> Result<NewKey, Box<KeyForm>> {
     let name = form.get("name").unwrap_or_default().trim();
     let scopes: BTreeSet<&str> = form.all("scope").collect();
     let expiry = form.get("expiry").unwrap_or_default();
@@ -178,7 +178,7 @@ fn validate(known: &[String], form: &FormData) -> Result<NewKey, KeyForm> {
         }
     };
     if errors.any() {
-        return Err(shown);
+        return Err(Box::new(shown));
     }
     Ok(NewKey {
         name: name.to_owned(),
@@ -215,7 +215,7 @@ pub async fn create(
     let new = match validate(&state.scopes, &form) {
         Ok(new) => new,
         Err(shown) => {
-            let page = show_form(&state, &signed_in, shown)?;
+            let page = show_form(&state, &signed_in, *shown)?;
             return Ok(page.with_status(StatusCode::BAD_REQUEST).into_response());
         }
     };
