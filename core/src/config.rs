@@ -758,6 +758,24 @@ mod tests {
     }
 
     #[test]
+    fn the_public_url_defaults_to_the_bind_address_and_a_bad_one_is_named() {
+        Jail::expect_with(|jail| {
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(config.server.public_url(), "http://127.0.0.1:8080");
+            assert!(config.console.enabled);
+            assert_eq!(config.console.session_hours.0, 12);
+            jail.set_env("DASHTRAY_SERVER__PUBLIC_URL", "https://api.example.com/");
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(config.server.public_url(), "https://api.example.com");
+            jail.set_env("DASHTRAY_SERVER__PUBLIC_URL", "ftp://api.example.com");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "server.public_url");
+            assert!(err.source.contains("DASHTRAY_SERVER__PUBLIC_URL"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_section_from_env_is_rejected() {
         Jail::expect_with(|jail| {
             jail.set_env("DASHTRAY_DATABSE__URL", "sqlite://x.db");
