@@ -6,7 +6,7 @@ pub mod import;
 
 use std::sync::Arc;
 
-use dashtray_core::{auth::READ_SCOPES, site::Site, Config, Plugin, Registry};
+use dashtray_core::{site::Site, Config, Plugin, Registry};
 
 /// Every built-in plugin. The server, the CLI, xtask and the tests all start here, so this
 /// is the one place that says what ships. Core's own operations (health, the document)
@@ -37,13 +37,10 @@ pub fn registry_for(config: &Config) -> anyhow::Result<Registry> {
     Ok(Registry::new(plugins)?)
 }
 
-/// The sites served beside the API: the console, unless `console.enabled = false`,
-/// offering every scope the registry's plugins know and the read scopes.
-pub async fn sites(config: &Config, registry: &Registry) -> anyhow::Result<Vec<Arc<dyn Site>>> {
-    if !config.console.enabled {
-        return Ok(Vec::new());
+/// The sites served beside the API: the console, unless `console.enabled = false`.
+pub fn sites(config: &Config) -> Vec<Arc<dyn Site>> {
+    match config.console.enabled {
+        true => vec![Arc::new(dashtray_console::Console)],
+        false => Vec::new(),
     }
-    let mut scopes = registry.scopes(config).await?;
-    scopes.extend(READ_SCOPES.iter().map(|s| (*s).to_owned()));
-    Ok(vec![Arc::new(dashtray_console::Console::new(scopes))])
 }

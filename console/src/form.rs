@@ -3,6 +3,10 @@
 
 use poem::{FromRequest, Request, RequestBody};
 
+/// The largest form read: the console's forms are a few fields of at most a few hundred
+/// characters.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
 #[derive(Debug, Default)]
 pub struct FormData(Vec<(String, String)>);
 
@@ -26,8 +30,9 @@ impl FormData {
 
 impl<'a> FromRequest<'a> for FormData {
     /// A body that is not a form reads as an empty one: the CSRF check then refuses it.
+    /// One over [`MAX_FORM_BYTES`] is refused (413) before it is read further.
     async fn from_request(_req: &'a Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = body.take()?.into_bytes().await?;
+        let bytes = body.take()?.into_bytes_limit(MAX_FORM_BYTES).await?;
         Ok(FormData(
             serde_urlencoded::from_bytes(&bytes).unwrap_or_default(),
         ))

@@ -22,9 +22,9 @@ pub mod render;
 pub mod session;
 pub mod signin;
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
-use dashtray_core::{site::Site, Services};
+use dashtray_core::{auth::READ_SCOPES, site::Site, spec::ApiDocument, Services};
 use poem::{endpoint::BoxEndpoint, get, middleware::SetHeader, post, EndpointExt, Response, Route};
 
 pub use error::ConsoleError;
@@ -33,19 +33,18 @@ pub use error::ConsoleError;
 pub const PREFIX: &str = "/console";
 
 /// The console, as the binary mounts it.
-pub struct Console {
-    /// Every scope a key can hold, in the order the form lists them.
-    scopes: Vec<String>,
-}
+#[derive(Debug, Default)]
+pub struct Console;
 
-impl Console {
-    /// A console offering `scopes` (the read scopes and the plugins' own) on its key form.
-    pub fn new(scopes: impl IntoIterator<Item = String>) -> Console {
-        let mut scopes: Vec<String> = scopes.into_iter().collect();
-        scopes.sort();
-        scopes.dedup();
-        Console { scopes }
-    }
+/// Every scope a key can hold: the read scopes and those the mounted operations
+/// require, in the order the form lists them.
+fn scopes(api: &ApiDocument) -> Vec<String> {
+    let scopes: BTreeSet<String> = READ_SCOPES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(api.operations().iter().filter_map(|op| op.scope.clone()))
+        .collect();
+    scopes.into_iter().collect()
 }
 
 /// What every handler reads: the server's services, the templates and the scopes.
@@ -71,11 +70,11 @@ impl Site for Console {
         PREFIX
     }
 
-    fn endpoint(&self, services: &Services) -> BoxEndpoint<'static, Response> {
+    fn endpoint(&self, services: &Services, api: &ApiDocument) -> BoxEndpoint<'static, Response> {
         let state = Arc::new(State {
             services: services.clone(),
             templates: render::Templates::new(),
-            scopes: self.scopes.clone(),
+            scopes: scopes(api),
         });
         let for_errors = state.clone();
         routes()

@@ -98,7 +98,7 @@ pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     };
-    let sites = crate::sites(&cx.config, &registry).await?;
+    let sites = crate::sites(&cx.config);
     server::serve_with_sites(
         &cx.config,
         &registry,

@@ -195,6 +195,16 @@ dashtray_core::on_each_backend! {
         }
     }
 
+    async fn serve_demo_prints_a_sign_in_link_to_the_demo_console(db: TestDb) {
+        let server = Server::spawn(&[("DASHTRAY_DATABASE__URL", db.url())], &["--demo"]);
+        let link = server.announced()["console"].as_str().expect("a console link").to_owned();
+        assert!(link.starts_with(&format!("{}/console/signin?token=", server.base)), "{link}");
+        let session = Session::open(&server, &link).await;
+        let (status, html) = session.page("/console/project").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("prj_AcmeSaaSDemo0001"), "{html}");
+    }
+
     async fn a_key_revoked_in_the_console_is_refused_by_another_server_within_a_second(db: TestDb) {
         let long_ttl = [("DASHTRAY_AUTH__CACHE_TTL_SECS", "600")];
         let (console_server, other) = (Server::on(&db, &long_ttl), Server::on(&db, &long_ttl));

@@ -20,6 +20,8 @@ use crate::{
 };
 
 const DAY_MS: i64 = 86_400_000;
+/// The list, where a revocation goes back to.
+const LIST_PATH: &str = "/console/keys";
 /// The longest name a key may have, as the store allows.
 pub const MAX_NAME_CHARS: usize = 200;
 
@@ -293,5 +295,5 @@ pub async fn revoke(
     {
         tracing::warn!(error = %err, key = %record.id, "other servers were not told of a revocation; they will see it within auth.cache_ttl_secs");
     }
-    Ok(Redirect::see_other(crate::render::SECTIONS[0].path))
+    Ok(Redirect::see_other(LIST_PATH))
 }

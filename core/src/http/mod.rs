@@ -75,7 +75,7 @@ fn layers(
         )
         .at("/*", router::NotFound.with(normalise()));
     for site in sites {
-        other = other.nest(site.prefix(), site.endpoint(services));
+        other = other.nest(site.prefix(), site.endpoint(services, &api.document));
     }
     let routes = router::Prefixed::new(API_PREFIX, api_routes, other)
         // Routing itself can fail before any route runs (a path segment that does not

@@ -61,7 +61,8 @@ impl Server {
         Server::spawn(env, &["--admin-bind", "127.0.0.1:0"])
     }
 
-    fn spawn(env: &[(&str, &str)], extra_args: &[&str]) -> Server {
+    /// Starts `serve` with configuration variables and extra arguments (`--demo`).
+    pub fn spawn(env: &[(&str, &str)], extra_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("scratch folder");
         let log = dir.path().join("server.log");
         let mut child = dashtray(dir.path(), env)
