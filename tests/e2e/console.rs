@@ -250,3 +250,34 @@ async fn the_console_is_off_with_console_enabled_false() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn console_link_for_an_unknown_project_fails_naming_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    for args in [
+        vec!["console", "link", "--project", "prj_nope"],
+        vec!["console", "sessions", "revoke", "--project", "prj_nope"],
+        vec![
+            "console",
+            "link",
+            "--project",
+            "prj_nope",
+            "--expires-in",
+            "0",
+        ],
+    ] {
+        let output = crate::support::dashtray(dir.path(), &[("DASHTRAY_DATABASE__URL", &db)])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("--project") || stderr.contains("--expires-in"),
+            "{args:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed something");
+    }
+}
