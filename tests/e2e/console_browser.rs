@@ -19,6 +19,10 @@ use reqwest::StatusCode;
 
 use crate::support::{console, eventually, get_with_auth, project_with_key, require_tool, Server};
 
+/// WebDriver's codes for the Tab and Enter keys.
+const TAB: &str = "\u{e004}";
+const ENTER: &str = "\u{e007}";
+
 /// Where a run saves its screenshots, if anywhere.
 const SCREENSHOTS_ENV: &str = "DASHTRAY_CONSOLE_SCREENSHOTS";
 
@@ -140,6 +144,23 @@ impl Walk {
         self.find(Locator::Css(css)).await.text().await.unwrap()
     }
 
+    /// Presses Tab until the focused element says `text`: the page works from the
+    /// keyboard.
+    async fn tab_to(&self, text: &str) -> Element {
+        for _ in 0..30 {
+            let focused = self
+                .client
+                .active_element()
+                .await
+                .expect("a focused element");
+            if focused.text().await.unwrap_or_default().trim() == text {
+                return focused;
+            }
+            focused.send_keys(TAB).await.expect("press Tab");
+        }
+        panic!("Tab never reaches `{text}`");
+    }
+
     async fn heading(&self) -> String {
         self.text_of("h1").await
     }
@@ -175,8 +196,12 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
         .path()
         .ends_with("/console/keys"));
 
-    // Create a key by its Name.
-    walk.link("Create API Key").await.click().await.unwrap();
+    // Create a key by its Name, from the keyboard alone.
+    walk.tab_to("Create API Key")
+        .await
+        .send_keys(ENTER)
+        .await
+        .unwrap();
     assert_eq!(walk.heading().await, "Create API Key");
     walk.labelled("Name")
         .await
@@ -184,7 +209,11 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
         .await
         .unwrap();
     walk.shot("create-key").await;
-    walk.button("Create API Key").await.click().await.unwrap();
+    walk.tab_to("Create API Key")
+        .await
+        .send_keys(ENTER)
+        .await
+        .unwrap();
     assert_eq!(walk.heading().await, "API key created: Grafana export");
     let key = walk.text_of("#new-key").await;
     assert!(key.starts_with("dk_"), "the key is shown: {key}");
