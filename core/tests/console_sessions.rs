@@ -70,6 +70,12 @@ on_each_backend! {
         let link = sessions::create_link(&conn, &project_id, T0, 15 * MINUTE).await.unwrap();
         let late = sessions::redeem_link(&conn, &link.token, T0 + 15 * MINUTE, HOURS_12).await.unwrap();
         assert!(late.is_none());
+        sessions::create_link(&conn, &project_id, T0 + 16 * MINUTE, MINUTE).await.unwrap();
+        let links: Vec<i64> = query("SELECT expires_at FROM console_links")
+            .fetch_all(&conn, |row| row.get("expires_at"))
+            .await
+            .unwrap();
+        assert_eq!(links, [T0 + 17 * MINUTE], "an ended link is deleted when another is made");
     }
 
     async fn revoking_a_projects_sessions_ends_only_its_own(db: TestDb) {

@@ -140,8 +140,35 @@ impl Walk {
         self.find(Locator::LinkText(text)).await
     }
 
+    /// The text of the element `css` finds. A page a click or a key press is still
+    /// loading can replace the element between finding and reading it: that is tried again.
     async fn text_of(&self, css: &str) -> String {
-        self.find(Locator::Css(css)).await.text().await.unwrap()
+        let mut last_error = None;
+        for _ in 0..50 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => match element.text().await {
+                    Ok(text) => return text,
+                    Err(err) => last_error = Some(err),
+                },
+                Err(err) => last_error = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot read {css}: {last_error:?}");
+    }
+
+    /// Waits for the page whose heading is `expected` (a click or Enter may still be
+    /// loading it); fails with the heading shown instead.
+    async fn expect_heading(&self, expected: &str) {
+        let mut shown = String::new();
+        for _ in 0..50 {
+            shown = self.text_of("h1").await;
+            if shown == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page says {shown:?}, not {expected:?}");
     }
 
     /// Presses Tab until the focused element says `text`: the page works from the
@@ -159,10 +186,6 @@ impl Walk {
             focused.send_keys(TAB).await.expect("press Tab");
         }
         panic!("Tab never reaches `{text}`");
-    }
-
-    async fn heading(&self) -> String {
-        self.text_of("h1").await
     }
 }
 
@@ -188,7 +211,7 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     let client = &walk.client;
     // Sign in: the link lands on API Keys.
     client.goto(link).await.expect("open the sign-in link");
-    assert_eq!(walk.heading().await, "API Keys");
+    walk.expect_heading("API Keys").await;
     assert!(client
         .current_url()
         .await
@@ -202,7 +225,7 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
         .send_keys(ENTER)
         .await
         .unwrap();
-    assert_eq!(walk.heading().await, "Create API Key");
+    walk.expect_heading("Create API Key").await;
     walk.labelled("Name")
         .await
         .send_keys("Grafana export")
@@ -214,7 +237,7 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
         .send_keys(ENTER)
         .await
         .unwrap();
-    assert_eq!(walk.heading().await, "API key created: Grafana export");
+    walk.expect_heading("API key created: Grafana export").await;
     let key = walk.text_of("#new-key").await;
     assert!(key.starts_with("dk_"), "the key is shown: {key}");
     let copy = walk.button("Copy key").await;
@@ -235,7 +258,7 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
 
     // The usage chart shows the calls once they are flushed (every second here).
     walk.link("Usage").await.click().await.unwrap();
-    assert_eq!(walk.heading().await, "Usage");
+    walk.expect_heading("Usage").await;
     eventually(
         Duration::from_secs(15),
         "the usage page counts the 3 calls",
@@ -273,13 +296,15 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     .click()
     .await
     .unwrap();
-    assert_eq!(walk.heading().await, "Revoke the key “Grafana export”?");
+    walk.expect_heading("Revoke the key “Grafana export”?")
+        .await;
     walk.shot("revoke-key").await;
     walk.button("Revoke key “Grafana export”")
         .await
         .click()
         .await
         .unwrap();
+    walk.expect_heading("API Keys").await;
     let row = walk.text_of("tbody tr:first-child").await;
     assert!(
         row.contains("Grafana export") && row.contains("Revoked"),
@@ -294,16 +319,17 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
 
     // The project, then Sign out.
     walk.link("Project").await.click().await.unwrap();
-    assert_eq!(walk.heading().await, "Project");
+    walk.expect_heading("Project").await;
     assert!(walk.text_of("main").await.contains("Acme Browser"));
     walk.shot("project").await;
     walk.button("Sign out").await.click().await.unwrap();
-    assert_eq!(walk.heading().await, "You are signed out");
+    walk.expect_heading("You are signed out").await;
     client.goto(&server.url("/console/keys")).await.unwrap();
-    assert_eq!(walk.heading().await, "Sign in", "the session has ended");
+    walk.expect_heading("Sign in").await;
 
     // The link was used: opening it again gets the plain page.
     client.goto(link).await.unwrap();
-    assert_eq!(walk.heading().await, "This sign-in link cannot be used");
+    walk.expect_heading("This sign-in link cannot be used")
+        .await;
     walk.shot("link-unusable").await;
 }

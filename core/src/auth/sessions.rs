@@ -62,13 +62,20 @@ pub fn hash_token(token: &str) -> String {
     crate::hex_digits::lower(<[u8; 32]>::from(Sha256::digest(token.as_bytes())))
 }
 
-/// Makes a single-use link for `project_id`, valid until `now + valid_ms`.
+/// Makes a single-use link for `project_id`, valid until `now + valid_ms`. Links and
+/// sessions that have ended are deleted first, so neither table grows without bound.
 pub async fn create_link(
     db: &Db,
     project_id: &str,
     now: i64,
     valid_ms: i64,
 ) -> Result<NewLink, DbError> {
+    for table in ["console_links", "console_sessions"] {
+        query(format!("DELETE FROM {table} WHERE expires_at <= $1"))
+            .bind(now)
+            .execute(db)
+            .await?;
+    }
     let token = key::random_base62(TOKEN_LEN);
     let expires_at = now + valid_ms;
     query(
