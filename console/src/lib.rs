@@ -8,10 +8,12 @@
 //! - [`render`]: the templates, the navigation, and pages for errors;
 //! - [`chart`]: bar charts as SVG;
 //! - [`form`]: reading a posted form;
-//! - [`assets`]: the stylesheet and the script.
+//! - [`assets`]: the stylesheet and the script;
+//! - [`error`]: what can go wrong, and the status each answers with.
 //!
-//! A new section (Webhooks) is one module in `pages/`, its templates in `templates/`,
-//! its entry in [`render::SECTIONS`] and its routes in [`routes`].
+//! A new section (Webhooks) is one module in `pages/`, its templates in `templates/`
+//! (listed in `render::Templates::new`), its entry in [`render::SECTIONS`] and its
+//! routes in `routes()` below.
 
 pub mod assets;
 pub mod chart;

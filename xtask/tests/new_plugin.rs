@@ -42,7 +42,7 @@ fn copy_workspace(root: &Path, copy: &Path) {
         std::fs::copy(root.join(file), copy.join(file)).unwrap();
     }
     for dir in [
-        ".cargo", "benches", "clients", "core", "plugins", "src", "xtask",
+        ".cargo", "benches", "clients", "console", "core", "plugins", "src", "xtask",
     ] {
         copy_dir(&root.join(dir), &copy.join(dir));
     }
