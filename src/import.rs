@@ -5,13 +5,17 @@
 //! written, the batches before it are, and the error says how many.
 
 use std::{
+    collections::BTreeSet,
     fs::File,
     io::{BufRead, BufReader, Read},
     path::Path,
 };
 
 use chrono::DateTime;
-use dashtray_core::Db;
+use dashtray_core::{
+    db::{DbError, Tx},
+    events, Db,
+};
 use dashtray_metrics::{
     points::is_metric_id,
     store::{self, NewPoint},
@@ -132,10 +136,44 @@ async fn write(
     };
     let mut tx = db.begin().await.map_err(failed)?;
     store::append(&mut tx, batch).await.map_err(failed)?;
+    announce(&mut tx, batch).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
     progress.rows += batch.len() as u64;
     progress.batches += 1;
     batch.clear();
+    Ok(())
+}
+
+/// Metric ids an event names at most, which keeps it well under the 20 KB events are
+/// held to; `metricIdsTruncated` says when a batch held more.
+const EVENT_METRIC_IDS: usize = 100;
+
+/// `metrics.imported` for the batch, in its transaction: subscribers hear of points only
+/// once they are committed, and of every point committed.
+async fn announce(tx: &mut Tx, batch: &[NewPoint]) -> Result<(), DbError> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    let metric_ids: BTreeSet<&str> = batch.iter().map(|p| p.metric_id.as_str()).collect();
+    let timestamps = batch.iter().map(|p| p.timestamp);
+    let data = serde_json::json!({
+        "metricIds": metric_ids.iter().take(EVENT_METRIC_IDS).collect::<Vec<_>>(),
+        "metricIdsTruncated": metric_ids.len() > EVENT_METRIC_IDS,
+        "points": batch.len(),
+        "firstTimestamp": timestamps.clone().min(),
+        "lastTimestamp": timestamps.max(),
+    });
+    let now = chrono::Utc::now().timestamp_millis();
+    let audience = events::Audience::Subscribers;
+    events::publish(
+        tx,
+        &first.project_id,
+        "metrics.imported",
+        data,
+        now,
+        audience,
+    )
+    .await?;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ pub struct Config {
     pub usage: UsageConfig,
     #[serde(default)]
     pub console: ConsoleConfig,
+    pub webhooks: crate::webhooks::WebhooksConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
     pub plugin: BTreeMap<String, serde_json::Value>,
@@ -228,6 +229,7 @@ impl Default for Config {
             },
             telemetry: TelemetryConfig::default(),
             console: ConsoleConfig::default(),
+            webhooks: crate::webhooks::WebhooksConfig::default(),
             plugin: BTreeMap::new(),
         }
     }

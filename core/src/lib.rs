@@ -15,7 +15,9 @@
 //! - [`services`]: what a running server shares (database, clock, auth and limits);
 //! - [`server`]: `serve` with graceful shutdown; [`system`]: health and the document;
 //! - [`admin`]: the admin listener (metrics, probes); [`telemetry`]: logs, metrics and
-//!   traces.
+//!   traces;
+//! - [`events`]: the outbox every plugin publishes to; [`webhooks`]: endpoints and the
+//!   signed, retried delivery of events to them.
 
 pub mod admin;
 pub mod auth;
@@ -25,6 +27,7 @@ pub mod dates;
 pub mod db;
 pub mod dynamic;
 pub mod error;
+pub mod events;
 pub mod hex_digits;
 pub mod http;
 pub mod json;
@@ -43,6 +46,7 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod usage;
+pub mod webhooks;
 
 pub use auth::Principal;
 pub use config::Config;

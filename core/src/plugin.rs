@@ -27,6 +27,12 @@ pub trait Plugin: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The `<plugin>.<event>` types the plugin publishes through
+    /// [`PluginContext::events`], which webhook endpoints may then subscribe to.
+    fn event_types(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Builds the plugin's routes and their spec.
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError>;
 
@@ -68,6 +74,12 @@ impl PluginContext {
     /// The whole server configuration, for plugins that follow server-wide settings.
     pub fn settings(&self) -> &Config {
         &self.services.config
+    }
+
+    /// Publishing the plugin's `<plugin>.<event>` events, inside the transaction of the
+    /// change each announces.
+    pub fn events(&self) -> crate::events::Events {
+        crate::events::Events::new(self.services.clock.clone())
     }
 }
 

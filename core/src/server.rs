@@ -1,5 +1,6 @@
 //! `serve`: open the database, migrate, mount, listen, and stop gracefully; and, when
-//! `server.admin_bind` is set, the admin listener beside it ([`crate::admin`]).
+//! `server.admin_bind` is set, the admin listener beside it ([`crate::admin`]); and,
+//! unless `webhooks.enabled` is off, the webhook worker ([`crate::webhooks`]).
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -17,6 +18,7 @@ use crate::{
     registry::Registry,
     services::Services,
     site::Site,
+    webhooks::Worker,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::worker::ClientError),
     #[error("the server stopped with an error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -83,6 +87,8 @@ pub async fn serve_with_sites(
     services.notices.follow(services.authenticator.clone());
     let flush_every = Duration::from_secs(config.usage.flush_secs.0.into());
     services.usage.flush_every(db.clone(), flush_every);
+    let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let webhooks = start_webhooks(config, &services, grace)?;
     let api = registry.mount(&services)?;
     let app = http::app_with_sites(api, &services, sites);
 
@@ -94,10 +100,12 @@ pub async fn serve_with_sites(
         admin: admin_addr,
     });
 
-    let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let shutdown = async {
         shutdown.await;
         lifecycle.stopping();
+        if let Some(webhooks) = &webhooks {
+            webhooks.begin_stop();
+        }
         tracing::info!(
             grace_secs = grace.as_secs(),
             "shutting down: finishing in-flight requests"
@@ -107,6 +115,10 @@ pub async fn serve_with_sites(
         .idle_timeout(Duration::from_secs(config.http.idle_timeout_secs))
         .run_with_graceful_shutdown(app, shutdown, Some(grace))
         .await?;
+    // Deliveries in flight finish (within the same grace) or are handed back.
+    if let Some(webhooks) = webhooks {
+        webhooks.stop().await;
+    }
     // What was counted since the last flush; in-flight requests have finished.
     services.usage.flush(&db).await;
     if let Some(admin) = admin {
@@ -115,6 +127,24 @@ pub async fn serve_with_sites(
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The webhook worker, unless `webhooks.enabled` is off for this process.
+fn start_webhooks(
+    config: &Config,
+    services: &Services,
+    grace: Duration,
+) -> Result<Option<Worker>, ServeError> {
+    if !config.webhooks.enabled {
+        return Ok(None);
+    }
+    let worker = Worker::start(
+        services.db.clone(),
+        config.webhooks.clone(),
+        services.clock.clone(),
+        grace,
+    )?;
+    Ok(Some(worker))
 }
 
 /// Binds `addr`; the acceptor and the address it got.

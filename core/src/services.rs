@@ -11,6 +11,7 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::{Config, RateLimitBackend},
     db::Db,
+    events::limits::LimitEvents,
     ratelimit::{
         store::{CounterStore, DatabaseStore, MemoryStore, RedisStore},
         Limiter,
@@ -35,6 +36,8 @@ pub struct Services {
     pub notices: Notices,
     /// Usage counts not yet in the database.
     pub usage: Arc<Recorder>,
+    /// The rate limiter's events, published once per window.
+    pub limit_events: Arc<LimitEvents>,
 }
 
 impl Services {
@@ -59,6 +62,7 @@ impl Services {
         );
         let notices = Notices::new(&config, db.clone());
         Services {
+            limit_events: LimitEvents::new(db.clone()),
             notices,
             usage: Arc::default(),
             config: Arc::new(config),

@@ -64,13 +64,15 @@ impl Plugin for SystemPlugin {
     }
 
     /// Core's own tables: projects and API keys, the `database` limiter's counters, and
-    /// the auth notices of SQLite deployments, the usage history, and console sessions.
+    /// the auth notices of SQLite deployments, the usage history, console sessions, and
+    /// the events outbox with the webhook tables.
     fn migrations(&self) -> Vec<crate::migrate::Migration> {
         let mut migrations = crate::auth::store::MIGRATIONS.to_vec();
         migrations.push(crate::ratelimit::store::MIGRATION);
         migrations.push(crate::auth::notices::MIGRATION);
         migrations.push(crate::usage::store::MIGRATION);
         migrations.push(crate::auth::sessions::MIGRATION);
+        migrations.push(crate::events::MIGRATION);
         migrations
     }
 
@@ -83,9 +85,18 @@ impl Plugin for SystemPlugin {
             db: cx.db().clone(),
             clock: cx.clock().clone(),
         };
-        Ok(Mounted::from_api((api, usage))?
+        let mut mounted = Mounted::from_api((api, usage))?
             .public(&["getHealth", "getOpenApiJson", "getOpenApiYaml"])
-            .uncounted(&["getRateLimit", "getUsage"]))
+            .uncounted(&["getRateLimit", "getUsage"]);
+        // The webhook events are in the contract though no operation returns them.
+        let schemas = &mut mounted.spec["components"]["schemas"];
+        if !schemas.is_object() {
+            *schemas = serde_json::json!({});
+        }
+        if let Some(schemas) = schemas.as_object_mut() {
+            schemas.extend(crate::events::schema::schemas());
+        }
+        Ok(mounted)
     }
 }
 

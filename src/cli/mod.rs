@@ -11,6 +11,7 @@ mod keys;
 mod projects;
 mod serve;
 mod usage;
+mod webhooks;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -62,6 +63,9 @@ enum Command {
     /// Sign-in links to the console, and its sessions.
     #[command(subcommand)]
     Console(console::ConsoleCommand),
+    /// Register webhook endpoints and see their deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// What every command gets: the loaded configuration and the output mode.
@@ -163,6 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Import(command) => import::run(&cx, command).await,
             Command::Usage(args) => usage::run(&cx, args).await,
             Command::Console(command) => console::run(&cx, command).await,
+            Command::Webhooks(command) => webhooks::run(&cx, command).await,
         }
     })
 }

@@ -307,7 +307,7 @@ struct Operation {
 }
 
 /// `openapi.yaml`, with its schemas turned into strict JSON Schema.
-struct Contract {
+pub(crate) struct Contract {
     doc: Value,
     operations: BTreeMap<String, Operation>,
     /// `{"schemas": {...}}`, converted: what `#/components/schemas/...` refs resolve to.
@@ -315,7 +315,7 @@ struct Contract {
 }
 
 impl Contract {
-    fn load() -> Contract {
+    pub(crate) fn load() -> Contract {
         let text = std::fs::read_to_string(workspace_root().join("openapi.yaml"))
             .expect("openapi.yaml is committed at the workspace root");
         let doc: Value = serde_yaml::from_str(&text).expect("openapi.yaml parses");
@@ -372,7 +372,7 @@ impl Contract {
 
     /// A validator for an OpenAPI schema of this document: the converted schema at the
     /// root, beside the converted components its `$ref`s point into.
-    fn validator(&self, schema: &Value) -> jsonschema::Validator {
+    pub(crate) fn validator(&self, schema: &Value) -> jsonschema::Validator {
         let mut root = match strict_json_schema(schema) {
             Value::Object(map) => map,
             Value::Bool(true) => Map::new(),

@@ -29,3 +29,4 @@ mod snapshots;
 mod snippets;
 mod traces;
 mod usage;
+mod webhooks;

@@ -1,5 +1,6 @@
-//! `cargo xtask docs`: the API reference (`docs/api/`) and client snippets
-//! (`docs/snippets/`), generated from the committed openapi.yaml alone, so they describe
+//! `cargo xtask docs`: the API reference (`docs/api/`), client snippets
+//! (`docs/snippets/`) and webhook verification snippets (`docs/snippets/webhooks/`),
+//! generated from the committed openapi.yaml alone, so they describe
 //! exactly the contract clients see. `--check` fails on any drift, including a file
 //! that would no longer be generated.
 
@@ -10,6 +11,7 @@ mod schema;
 mod snippets;
 mod spec;
 mod template;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +90,9 @@ fn generate(openapi: &str) -> anyhow::Result<BTreeMap<String, String>> {
                 with_header(language.extension, &language.render(op)?),
             );
         }
+    }
+    for (path, extension, contents) in webhooks::snippets(&spec)? {
+        files.insert(path, with_header(extension, &contents));
     }
     Ok(files)
 }

@@ -21,7 +21,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   new-plugin NAME      scaffold plugins/NAME, a plugin crate with one operation and its test
   bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS] [--import-rows N]
         [--import-only]
-                       load-test the release server and time an import (docs/performance.md)";
+                       load-test the release server and time an import (docs/performance.md)
+  bench --webhooks [--quick] [--debug] [--events N] [--import-rows N]
+                       events delivered per second, and the import with an endpoint vs none";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,7 +7,7 @@ use super::{
     model::{KeyRecord, Plan, Principal, Project},
 };
 use crate::{
-    db::{query, Db, DbError, Row},
+    db::{query, Db, DbError, Row, Tx},
     migrate::Migration,
 };
 
@@ -197,6 +197,7 @@ pub async fn create_key(
         expires_at,
         revoked_at: None,
     };
+    let mut tx = db.begin().await?;
     query(
         "INSERT INTO api_keys (id, project_id, name, key_hash, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -208,9 +209,25 @@ pub async fn create_key(
     .bind(record.scopes.join(","))
     .bind(record.created_at)
     .bind(record.expires_at)
-    .execute(db)
+    .execute(&mut tx)
     .await?;
+    publish_key_event(&mut tx, "api_key.created", &record, now).await?;
+    tx.commit().await?;
     Ok((record, new.key))
+}
+
+/// `api_key.created` / `api_key.revoked`, in the change's transaction: the key's id and
+/// name, never the key.
+async fn publish_key_event(
+    tx: &mut Tx,
+    event_type: &str,
+    record: &KeyRecord,
+    now: i64,
+) -> Result<(), DbError> {
+    let data = serde_json::json!({ "keyId": record.id, "name": record.name });
+    let audience = crate::events::Audience::Subscribers;
+    crate::events::publish(tx, &record.project_id, event_type, data, now, audience).await?;
+    Ok(())
 }
 
 pub async fn list_keys(db: &Db, project_id: &str) -> Result<Vec<KeyRecord>, StoreError> {
@@ -227,16 +244,23 @@ pub async fn list_keys(db: &Db, project_id: &str) -> Result<Vec<KeyRecord>, Stor
 
 /// Revokes a key; revoking it again keeps the first time.
 pub async fn revoke_key(db: &Db, key_id: &str, now: i64) -> Result<KeyRecord, StoreError> {
-    query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-        .bind(now)
+    let mut tx = db.begin().await?;
+    let revoked_now =
+        query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(key_id)
+            .execute(&mut tx)
+            .await?;
+    let record = query(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
         .bind(key_id)
-        .execute(db)
-        .await?;
-    query(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"))
-        .bind(key_id)
-        .fetch_optional(db, key_from_row)
+        .fetch_optional(&mut tx, key_from_row)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("key `{key_id}`")))
+        .ok_or_else(|| StoreError::NotFound(format!("key `{key_id}`")))?;
+    if revoked_now == 1 {
+        publish_key_event(&mut tx, "api_key.revoked", &record, now).await?;
+    }
+    tx.commit().await?;
+    Ok(record)
 }
 
 /// A key's stored hash and what a match would grant, by public id.

@@ -123,6 +123,10 @@ impl PathEndpoint {
             true => limiter.hit(principal, now).await?,
             false => limiter.peek(principal, now).await?,
         };
+        if operation.policy.counted {
+            let events = &self.services.limit_events;
+            events.observe(&principal.project_id, &usage, now);
+        }
         // Reading the window (an uncounted operation) is never refused, even when spent.
         if operation.policy.counted && !usage.allowed {
             let refusal = ApiError::rate_limited(usage.reset_in_secs).to_response();

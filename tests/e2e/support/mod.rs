@@ -5,6 +5,7 @@
 pub mod console;
 pub mod document;
 pub mod proxy;
+pub mod receiver;
 
 use std::{
     io::{BufRead, BufReader, Read},
@@ -403,11 +404,17 @@ pub async fn get_with_auth(
 /// environment (`target/ci-venv`, made by `.ci/install-tools`), else `python3` if it can
 /// import `requests`; `None` (announced) on a laptop without it, a failure under CI.
 pub fn python_with_requests() -> Option<PathBuf> {
+    python_with("requests", "requests")
+}
+
+/// A Python that can import `module`: CI's virtual environment, else `python3`; `None`
+/// (announced) on a laptop without it, a failure under CI.
+pub fn python_with(module: &str, package: &str) -> Option<PathBuf> {
     let venv = workspace_root().join("target/ci-venv/bin/python");
     let candidates = [venv, PathBuf::from("python3")];
     let found = candidates.into_iter().find(|python| {
         Command::new(python)
-            .args(["-c", "import requests"])
+            .args(["-c", &format!("import {module}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -416,12 +423,12 @@ pub fn python_with_requests() -> Option<PathBuf> {
     match found {
         Some(python) => Some(python),
         None if std::env::var_os("CI").is_some() => {
-            panic!("no Python with `requests`: CI must run this test, never skip it")
+            panic!("no Python with `{module}`: CI must run this test, never skip it")
         }
         None => {
-            dashtray_core::testing::announce_skip(
-                "no Python with `requests` (pip install requests): skipping this test",
-            );
+            dashtray_core::testing::announce_skip(&format!(
+                "no Python with `{module}` (pip install {package}): skipping this test"
+            ));
             None
         }
     }

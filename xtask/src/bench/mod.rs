@@ -1,3 +1,5 @@
+//! `cargo xtask bench --webhooks …` measures webhooks instead ([`webhooks`]).
+//!
 //! `cargo xtask bench [--quick] [--backend sqlite|postgres] [--points N] [--duration SECS]
 //! [--import-rows N] [--import-only]`: the release server under HTTP load against a generated data set,
 //! next to the yardsticks (`src/bin/yardsticks.rs`: a fixed body, and each page through
@@ -21,6 +23,7 @@ mod http;
 mod import;
 mod load;
 mod report;
+mod webhooks;
 
 use std::{
     net::{SocketAddr, TcpListener},
@@ -128,6 +131,9 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
 }
 
 pub fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    if args.iter().any(|a| a == "--webhooks") {
+        return webhooks::run(root, args);
+    }
     let args = parse_args(args)?;
     let shape = Shape::new(args.points)?;
     let small_shape = (args.points != SMALL_POINTS)
