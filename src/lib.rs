@@ -37,10 +37,22 @@ pub fn registry_for(config: &Config) -> anyhow::Result<Registry> {
     Ok(Registry::new(plugins)?)
 }
 
+/// The `<plugin>.<event>` types the enabled plugins declare: what webhook endpoints may
+/// subscribe to besides core's own, from the CLI and the console alike.
+pub fn plugin_event_types(config: &Config, registry: &Registry) -> anyhow::Result<Vec<String>> {
+    Ok(registry
+        .enabled(config)?
+        .iter()
+        .flat_map(|plugin| plugin.event_types())
+        .collect())
+}
+
 /// The sites served beside the API: the console, unless `console.enabled = false`.
-pub fn sites(config: &Config) -> Vec<Arc<dyn Site>> {
-    match config.console.enabled {
-        true => vec![Arc::new(dashtray_console::Console)],
+pub fn sites(config: &Config, registry: &Registry) -> anyhow::Result<Vec<Arc<dyn Site>>> {
+    Ok(match config.console.enabled {
+        true => vec![Arc::new(dashtray_console::Console::new(
+            plugin_event_types(config, registry)?,
+        ))],
         false => Vec::new(),
-    }
+    })
 }

@@ -1,5 +1,5 @@
-// The console's only script: the Copy button beside a key shown once. Everything else
-// works without JavaScript.
+// The console's only script: the Copy button beside a key or a secret shown once.
+// Everything else works without JavaScript.
 "use strict";
 document.addEventListener("click", function (event) {
   var button = event.target.closest("button[data-copy]");
@@ -15,7 +15,7 @@ document.addEventListener("click", function (event) {
   }
 });
 
-// Without the clipboard API (plain http), select the key and copy the selection.
+// Without the clipboard API (plain http), select the text and copy the selection.
 function selectAndCopy(source, done) {
   var range = document.createRange();
   range.selectNodeContents(source);

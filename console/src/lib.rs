@@ -1,4 +1,4 @@
-//! The console under `/console`: Settings → API Keys, Usage and the project, as
+//! The console under `/console`: Settings → API Keys, Usage, Webhooks and the project, as
 //! server-rendered pages (minijinja templates, SVG charts drawn here with plotters, one
 //! stylesheet and one small script for the Copy button, all served from this crate).
 //!
@@ -11,7 +11,7 @@
 //! - [`assets`]: the stylesheet and the script;
 //! - [`error`]: what can go wrong, and the status each answers with.
 //!
-//! A new section (Webhooks) is one module in `pages/`, its templates in `templates/`
+//! A new section is one module in `pages/`, its templates in `templates/`
 //! (listed in `render::Templates::new`), its entry in [`render::SECTIONS`] and its
 //! routes in `routes()` below.
 
@@ -26,7 +26,10 @@ pub mod signin;
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use dashtray_core::{auth::READ_SCOPES, site::Site, spec::ApiDocument, Services};
+use dashtray_core::{
+    auth::READ_SCOPES, events::BUILT_IN_TYPES, site::Site, spec::ApiDocument,
+    webhooks::store::Rules, Services,
+};
 use poem::{endpoint::BoxEndpoint, get, middleware::SetHeader, post, EndpointExt, Response, Route};
 
 pub use error::ConsoleError;
@@ -36,7 +39,17 @@ pub const PREFIX: &str = "/console";
 
 /// The console, as the binary mounts it.
 #[derive(Debug, Default)]
-pub struct Console;
+pub struct Console {
+    /// The `<plugin>.<event>` types the loaded plugins declare, which webhook endpoints
+    /// may subscribe to beside core's own.
+    plugin_event_types: Vec<String>,
+}
+
+impl Console {
+    pub fn new(plugin_event_types: Vec<String>) -> Console {
+        Console { plugin_event_types }
+    }
+}
 
 /// Every scope a key can hold: the read scopes and those the mounted operations
 /// require, in the order the form lists them.
@@ -49,11 +62,13 @@ fn scopes(api: &ApiDocument) -> Vec<String> {
     scopes.into_iter().collect()
 }
 
-/// What every handler reads: the server's services, the templates and the scopes.
+/// What every handler reads: the server's services, the templates, the scopes and the
+/// plugins' event types.
 pub struct State {
     pub services: Services,
     pub templates: render::Templates,
     pub scopes: Vec<String>,
+    pub plugin_event_types: Vec<String>,
 }
 
 impl State {
@@ -64,6 +79,23 @@ impl State {
             .server
             .public_url()
             .starts_with("https://")
+    }
+
+    /// What a webhook endpoint may be here: the same rules as the CLI's.
+    pub fn webhook_rules(&self) -> Rules {
+        Rules {
+            allow_private_targets: self.services.config.webhooks.allow_private_targets,
+            plugin_event_types: self.plugin_event_types.clone(),
+        }
+    }
+
+    /// Every event type an endpoint may subscribe to, in the order the form lists them.
+    pub fn event_types(&self) -> Vec<String> {
+        BUILT_IN_TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .chain(self.plugin_event_types.iter().cloned())
+            .collect()
     }
 }
 
@@ -77,6 +109,7 @@ impl Site for Console {
             services: services.clone(),
             templates: render::Templates::new(),
             scopes: scopes(api),
+            plugin_event_types: self.plugin_event_types.clone(),
         });
         let for_errors = state.clone();
         routes()
@@ -92,7 +125,7 @@ impl Site for Console {
 
 /// Every page and form of the console, under [`PREFIX`].
 fn routes() -> Route {
-    use pages::{keys, project, usage};
+    use pages::{keys, project, usage, webhooks};
     Route::new()
         .at("/", get(pages::home))
         .at("/signin", get(signin::open_link))
@@ -104,6 +137,17 @@ fn routes() -> Route {
             get(keys::confirm_revoke).post(keys::revoke),
         )
         .at("/usage", get(usage::page))
+        .at("/webhooks", get(webhooks::list).post(webhooks::create))
+        .at("/webhooks/new", get(webhooks::new_form))
+        .at("/webhooks/:id", get(webhooks::show))
+        .at("/webhooks/:id/status", post(webhooks::set_status))
+        .at("/webhooks/:id/rotate", post(webhooks::rotate))
+        .at("/webhooks/:id/test", post(webhooks::send_test))
+        .at(
+            "/webhooks/:id/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
+        )
+        .at("/webhooks/deliveries/:id/replay", post(webhooks::replay))
         .at("/project", get(project::page))
         .at("/static/console.css", get(assets::stylesheet))
         .at("/static/console.js", get(assets::script))

@@ -19,7 +19,7 @@ pub struct Section {
 }
 
 /// The navigation, in order. A new section is one entry here.
-pub const SECTIONS: [Section; 3] = [
+pub const SECTIONS: [Section; 4] = [
     Section {
         id: "keys",
         label: "API Keys",
@@ -29,6 +29,11 @@ pub const SECTIONS: [Section; 3] = [
         id: "usage",
         label: "Usage",
         path: "/console/usage",
+    },
+    Section {
+        id: "webhooks",
+        label: "Webhooks",
+        path: "/console/webhooks",
     },
     Section {
         id: "project",
@@ -85,6 +90,11 @@ impl Templates {
             "key_created.html",
             "key_revoke.html",
             "usage.html",
+            "webhooks.html",
+            "webhook_form.html",
+            "webhook_secret.html",
+            "webhook_endpoint.html",
+            "webhook_delete.html",
             "project.html",
         );
         env.add_filter("datetime", datetime);

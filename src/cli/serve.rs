@@ -98,7 +98,7 @@ pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     };
-    let sites = crate::sites(&cx.config);
+    let sites = crate::sites(&cx.config, &registry)?;
     server::serve_with_sites(
         &cx.config,
         &registry,

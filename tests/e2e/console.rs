@@ -8,13 +8,27 @@ use std::time::Duration;
 use reqwest::{header, StatusCode};
 
 use crate::support::{
-    cli_json,
+    cli_json, cli_json_with,
     console::{self, Session},
     eventually, get_with_auth, project_with_key, Server, TestDb,
 };
 
 /// A form's fields, as posted.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
+
+/// Webhook endpoints on loopback allowed, as where receivers run on this machine.
+const PRIVATE_TARGETS: [(&str, &str); 1] = [("DASHTRAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")];
+
+/// A CSRF token of no session.
+const FORGED_CSRF: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A project's webhook endpoints, as the CLI lists them.
+fn endpoints_of(db: &TestDb, project_id: &str) -> Vec<serde_json::Value> {
+    cli_json(db, &["webhooks", "list", "--project", project_id])["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .clone()
+}
 
 /// How many keys a project has, as the CLI lists them.
 fn key_count(db: &TestDb, project_id: &str) -> usize {
@@ -102,7 +116,7 @@ dashtray_core::on_each_backend! {
         let (status, html) = session.post("/console/keys", &without).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
         let mut forged = as_pairs(&form);
-        forged[0].1 = "0000000000000000000000000000000000000000000000000000000000000000";
+        forged[0].1 = FORGED_CSRF;
         let (status, _) = session.post("/console/keys", &forged).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "a token of no session is refused");
         assert_eq!(key_count(&db, &project_id), before, "no key was made");
@@ -163,6 +177,114 @@ dashtray_core::on_each_backend! {
             assert!(html.contains("<h1>Create API Key</h1>"), "{what}: the form is shown again");
         }
         assert_eq!(key_count(&db, &project_id), before, "nothing was created");
+    }
+
+    async fn a_webhook_post_without_its_csrf_token_is_refused_and_stores_nothing(db: TestDb) {
+        let server = Server::on(&db, &PRIVATE_TARGETS);
+        let (session, project_id, _) = signed_in(&db, &server).await;
+        let csrf = session.csrf().await;
+        let fields = [("url", "http://127.0.0.1:9/hook"), ("description", "no token")];
+        let (status, html) = session.post("/console/webhooks", &fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+        let forged = [("csrf", FORGED_CSRF), fields[0], fields[1]];
+        let (status, _) = session.post("/console/webhooks", &forged).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "a token of no session is refused");
+        assert!(endpoints_of(&db, &project_id).is_empty(), "no endpoint was stored");
+
+        // With its token the form goes through; the endpoint's own forms need theirs too.
+        let with_token = [("csrf", csrf.as_str()), fields[0], fields[1]];
+        let (status, html) = session.post("/console/webhooks", &with_token).await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        let endpoint_id = endpoints_of(&db, &project_id)[0]["id"].as_str().unwrap().to_owned();
+        for action in ["test", "status", "rotate", "delete"] {
+            let path = format!("/console/webhooks/{endpoint_id}/{action}");
+            let (status, _) = session.post(&path, &[("enabled", "false")]).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{action} without its token");
+        }
+        let endpoints = endpoints_of(&db, &project_id);
+        assert_eq!(endpoints.len(), 1, "not deleted");
+        assert_eq!(endpoints[0]["status"], "enabled", "not disabled");
+        let (_, page) = session.page(&format!("/console/webhooks/{endpoint_id}")).await;
+        assert!(page.contains("No deliveries yet"), "no test was sent: {page}");
+    }
+
+    async fn another_projects_endpoint_or_delivery_id_in_a_webhook_form_is_not_found(db: TestDb) {
+        let server = Server::on(&db, &PRIVATE_TARGETS);
+        let (session, _, _) = signed_in(&db, &server).await;
+        let (other_project, _, _) = project_with_key(&db, "Other", "scale", None);
+        let created = cli_json_with(&db, &PRIVATE_TARGETS, &[
+            "webhooks", "create", "--project", &other_project, "--url", "http://127.0.0.1:9/hook",
+        ]);
+        let other_endpoint = created["id"].as_str().unwrap().to_owned();
+        let test = cli_json_with(&db, &PRIVATE_TARGETS, &[
+            "webhooks", "test", &other_endpoint, "--project", &other_project,
+        ]);
+        let other_delivery = test["id"].as_str().unwrap().to_owned();
+        for page in ["", "/delete"] {
+            let (status, _) = session.page(&format!("/console/webhooks/{other_endpoint}{page}")).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "the page {page:?}");
+        }
+        let csrf = session.csrf().await;
+        for action in ["test", "status", "rotate", "delete"] {
+            let path = format!("/console/webhooks/{other_endpoint}/{action}");
+            let (status, html) = session.post(&path, &[("csrf", &csrf), ("enabled", "false")]).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{action}: {html}");
+        }
+        let replay = format!("/console/webhooks/deliveries/{other_delivery}/replay");
+        let (status, html) = session.post(&replay, &[("csrf", &csrf)]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "replay: {html}");
+        let endpoints = endpoints_of(&db, &other_project);
+        assert_eq!(endpoints.len(), 1, "the other project's endpoint is not deleted");
+        assert_eq!(endpoints[0]["status"], "enabled", "nor disabled");
+        assert!(endpoints[0]["previousSecretUntil"].is_null(), "nor its secret rotated");
+    }
+
+    async fn an_endpoint_described_like_a_script_shows_as_text(db: TestDb) {
+        let server = Server::on(&db, &PRIVATE_TARGETS);
+        let (session, project_id, _) = signed_in(&db, &server).await;
+        let description = "<script>alert(1)</script>";
+        let csrf = session.csrf().await;
+        let fields = [("csrf", csrf.as_str()), ("url", "http://127.0.0.1:9/hook"), ("description", description)];
+        let (status, created) = session.post("/console/webhooks", &fields).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let endpoint_id = endpoints_of(&db, &project_id)[0]["id"].as_str().unwrap().to_owned();
+        let (_, list) = session.page("/console/webhooks").await;
+        let (_, endpoint) = session.page(&format!("/console/webhooks/{endpoint_id}")).await;
+        let (_, delete) = session.page(&format!("/console/webhooks/{endpoint_id}/delete")).await;
+        for (page, html) in [("the secret's page", &created), ("the list", &list), ("the endpoint", &endpoint), ("the confirmation", &delete)] {
+            assert!(!html.contains(description), "{page} has the description as markup");
+            assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+                || html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}: {html}");
+        }
+    }
+
+    async fn a_refused_webhook_url_shows_the_form_again_with_the_error_and_stores_nothing(db: TestDb) {
+        // The address rules as deployed: no private targets.
+        let server = Server::on(&db, &[]);
+        let (session, project_id, _) = signed_in(&db, &server).await;
+        let csrf = session.csrf().await;
+        let long = "d".repeat(501);
+        let cases: [(&str, Fields, &str, &str); 6] = [
+            ("no URL", vec![("url", " ")], "url-error", "Enter the URL"),
+            ("http://", vec![("url", "http://hooks.example.com/in")], "url-error", "is not https"),
+            ("loopback", vec![("url", "https://127.0.0.1/hook")], "url-error", "loopback"),
+            ("a private network", vec![("url", "https://10.1.2.3/hook")], "url-error", "private"),
+            ("an unknown event type", vec![("url", "https://10.1.2.3/hook"), ("event", "nothing.happened")], "events-error", "unknown event type"),
+            ("an over-long description", vec![("url", "https://169.254.169.254/"), ("description", &long)], "description-error", "at most 500"),
+        ];
+        for (what, mut fields, error_id, says) in cases {
+            fields.push(("csrf", &csrf));
+            let (status, html) = session.post("/console/webhooks", &fields).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what}");
+            let error = html
+                .split(&format!("id=\"{error_id}\">"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("{what}: no error beside the field: {html}"));
+            let error = error.split("</p>").next().unwrap();
+            assert!(error.contains(says), "{what}: {error}");
+            assert!(html.contains("<h1>Add endpoint</h1>"), "{what}: the form is shown again");
+        }
+        assert!(endpoints_of(&db, &project_id).is_empty(), "nothing was stored");
     }
 
     async fn console_answers_carry_specs_security_headers(db: TestDb) {

@@ -1,7 +1,8 @@
 //! The console in a real browser: Debian's Chromium driven over WebDriver (chromedriver)
 //! by fantoccini, against the real binary. Sign in with a link, create a key by its
-//! Name, call the API with the key shown, see the calls on the usage chart, revoke the
-//! key and see 401, sign out.
+//! Name, call the API with the key shown, see the calls on the usage chart, add a webhook
+//! endpoint for a real receiver on loopback, send it a test, see the delivery and replay
+//! it, revoke the key and see 401, sign out.
 //!
 //! With `DASHTRAY_CONSOLE_SCREENSHOTS=DIR` the SQLite run saves a PNG of each page into
 //! DIR (`docs/console/` is where docs/console.md shows them).
@@ -13,11 +14,15 @@ use std::{
     time::Duration,
 };
 
-use dashtray_core::testing::Backend;
+use dashtray_core::{testing::Backend, webhooks::signing};
 use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 
-use crate::support::{console, eventually, get_with_auth, project_with_key, require_tool, Server};
+use crate::support::{
+    console, eventually, get_with_auth, project_with_key,
+    receiver::{Received, Receiver},
+    require_tool, Server,
+};
 
 /// WebDriver's codes for the Tab and Enter keys.
 const TAB: &str = "\u{e004}";
@@ -194,7 +199,12 @@ dashtray_core::on_each_backend! {
         let (Some(chromedriver), Some(chromium)) = (require_tool("chromedriver"), require_tool("chromium")) else {
             return;
         };
-        let server = Server::on(&db, &[("DASHTRAY_USAGE__FLUSH_SECS", "1")]);
+        // The webhook receiver is on loopback, which deployments refuse.
+        let server = Server::on(&db, &[
+            ("DASHTRAY_USAGE__FLUSH_SECS", "1"),
+            ("DASHTRAY_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ]);
+        let receiver = Receiver::start(&[]).await;
         let (project_id, _, _) = project_with_key(&db, "Acme Browser", "scale", None);
         let link = console::link(&db, &server, &project_id, None);
         let driver = Driver::start(&chromedriver);
@@ -202,12 +212,12 @@ dashtray_core::on_each_backend! {
             .filter(|_| db.backend() == Backend::Sqlite)
             .map(|dir| crate::support::workspace_root().join(dir));
         let walk = Walk { client: browser(&driver, &chromium).await, screenshots };
-        walk_through(&walk, &server, &link).await;
+        walk_through(&walk, &server, &link, &receiver).await;
         walk.client.clone().close().await.expect("close the browser");
     }
 }
 
-async fn walk_through(walk: &Walk, server: &Server, link: &str) {
+async fn walk_through(walk: &Walk, server: &Server, link: &str, receiver: &Receiver) {
     let client = &walk.client;
     // Sign in: the link lands on API Keys.
     client.goto(link).await.expect("open the sign-in link");
@@ -286,6 +296,8 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     assert!(per_key.contains("Grafana export"), "{per_key}");
     walk.shot("usage").await;
 
+    webhooks(walk, server, receiver).await;
+
     // Revoke on its own confirmation page; the next request is refused.
     walk.link("API Keys").await.click().await.unwrap();
     walk.shot("keys").await;
@@ -332,4 +344,146 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str) {
     walk.expect_heading("This sign-in link cannot be used")
         .await;
     walk.shot("link-unusable").await;
+}
+
+/// Webhooks: add an endpoint for `receiver` (its secret shown once), send a test, see the
+/// delivery with its attempt, replay it (the receiver gets it again, same `webhook-id`),
+/// then delete the endpoint on its confirmation page.
+async fn webhooks(walk: &Walk, server: &Server, receiver: &Receiver) {
+    let client = &walk.client;
+    walk.link("Webhooks").await.click().await.unwrap();
+    walk.expect_heading("Webhooks").await;
+    walk.link("Add endpoint").await.click().await.unwrap();
+    walk.expect_heading("Add endpoint").await;
+    walk.labelled("Endpoint URL")
+        .await
+        .send_keys(&receiver.url())
+        .await
+        .unwrap();
+    walk.labelled("Description")
+        .await
+        .send_keys("Browser receiver")
+        .await
+        .unwrap();
+    walk.find(Locator::XPath(
+        "//input[@name='event' and @value='webhook.test']",
+    ))
+    .await
+    .click()
+    .await
+    .unwrap();
+    walk.shot("add-webhook").await;
+    walk.button("Add endpoint").await.click().await.unwrap();
+    walk.expect_heading("Endpoint added").await;
+    let secret = walk.text_of("#new-secret").await;
+    assert!(
+        secret.starts_with("whsec_"),
+        "the secret is shown: {secret}"
+    );
+    let copy = walk.button("Copy secret").await;
+    copy.click().await.unwrap();
+    assert_eq!(copy.text().await.unwrap(), "Copied");
+    walk.shot("webhook-secret").await;
+    walk.link("Done: back to the endpoint")
+        .await
+        .click()
+        .await
+        .unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    let endpoint_page = client.current_url().await.unwrap().to_string();
+
+    // Send a test: the receiver gets it, signed with the secret shown.
+    walk.button("Send test event").await.click().await.unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    let first = received(receiver, 1).await;
+    let now = chrono::Utc::now().timestamp();
+    signing::verify(
+        &secret,
+        first.webhook_id(),
+        first.header("webhook-timestamp"),
+        first.header("webhook-signature"),
+        &first.body,
+        now,
+    )
+    .expect("the delivery is signed with the secret the console showed");
+    assert_eq!(first.json()["type"], "webhook.test");
+    let event_id = first.webhook_id().to_owned();
+    let row = format!("//tr[td/code[normalize-space()='{event_id}']]");
+    let delivered = delivery_row(walk, &endpoint_page, &row, 1).await;
+    assert!(
+        delivered.contains("webhook.test") && delivered.contains("200"),
+        "{delivered}"
+    );
+    walk.shot("webhook-endpoint").await;
+
+    // Replay: sent again with the same webhook-id, a second attempt on the page.
+    walk.find(Locator::XPath(&format!(
+        "{row}//button[starts-with(normalize-space(), 'Replay')]"
+    )))
+    .await
+    .click()
+    .await
+    .unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    let again = received(receiver, 2).await;
+    assert_eq!(
+        again.webhook_id(),
+        event_id,
+        "a replay keeps the webhook-id"
+    );
+    assert_eq!(again.body, first.body, "and the body");
+    delivery_row(walk, &endpoint_page, &row, 2).await;
+    walk.link("Webhooks").await.click().await.unwrap();
+    walk.expect_heading("Webhooks").await;
+    assert!(walk.text_of("tbody").await.contains("Browser receiver"));
+    walk.shot("webhooks").await;
+
+    // Delete, on its own confirmation page.
+    client.goto(&endpoint_page).await.unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    walk.link("Delete endpoint").await.click().await.unwrap();
+    walk.expect_heading(&format!("Delete the endpoint {}?", receiver.url()))
+        .await;
+    walk.shot("delete-webhook").await;
+    walk.button("Delete endpoint").await.click().await.unwrap();
+    walk.expect_heading("Webhooks").await;
+    assert!(walk
+        .text_of("main")
+        .await
+        .contains("no webhook endpoints yet"));
+    let (status, _, _) = get_with_auth(&server.url("/console/webhooks"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the page needs a session");
+}
+
+/// The `n`th request the receiver gets, once it has.
+async fn received(receiver: &Receiver, n: usize) -> Received {
+    eventually(
+        Duration::from_secs(20),
+        &format!("the receiver gets request {n}"),
+        || async { receiver.received().len() >= n },
+    )
+    .await;
+    receiver.received()[n - 1].clone()
+}
+
+/// The text of the delivery `row` on the endpoint's page once it shows `attempts`
+/// attempts, the last delivered; the page is reloaded until then.
+async fn delivery_row(walk: &Walk, endpoint_page: &str, row: &str, attempts: usize) -> String {
+    let client = &walk.client;
+    let mut text = String::new();
+    for _ in 0..100 {
+        client.goto(endpoint_page).await.unwrap();
+        if let Ok(found) = client.find(Locator::XPath(row)).await {
+            let shown = client
+                .find_all(Locator::XPath(&format!("{row}//ol[@class='attempts']/li")))
+                .await
+                .map_or(0, |items| items.len());
+            text = found.text().await.unwrap_or_default();
+            if shown == attempts && text.contains("Delivered") {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the delivery never shows {attempts} attempts, delivered: {text:?}");
 }

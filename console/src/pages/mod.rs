@@ -1,10 +1,11 @@
-//! The console's sections, one module each: [`keys`] (Settings → API Keys), [`usage`]
-//! and [`project`]. Each handler starts from the request's session and reads or changes
+//! The console's sections, one module each: [`keys`] (Settings → API Keys), [`usage`],
+//! [`webhooks`] and [`project`]. Each handler starts from the request's session and reads or changes
 //! only that session's project.
 
 pub mod keys;
 pub mod project;
 pub mod usage;
+pub mod webhooks;
 
 use poem::{handler, web::Redirect};
 

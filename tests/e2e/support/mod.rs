@@ -345,8 +345,15 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
 
 /// Runs a `dashtray … --json` command against `db` and returns its one JSON object.
 pub fn cli_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    cli_json_with(db, &[], args)
+}
+
+/// [`cli_json`] with configuration `env` added.
+pub fn cli_json_with(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("scratch folder");
-    let output = dashtray(dir.path(), &[("DASHTRAY_DATABASE__URL", db.url())])
+    let mut all = vec![("DASHTRAY_DATABASE__URL", db.url())];
+    all.extend_from_slice(env);
+    let output = dashtray(dir.path(), &all)
         .args(args)
         .arg("--json")
         .output()
