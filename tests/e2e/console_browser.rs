@@ -414,7 +414,6 @@ async fn webhooks(walk: &Walk, server: &Server, receiver: &Receiver) {
         delivered.contains("webhook.test") && delivered.contains("200"),
         "{delivered}"
     );
-    walk.shot("webhook-endpoint").await;
 
     // Replay: sent again with the same webhook-id, a second attempt on the page.
     walk.find(Locator::XPath(&format!(
@@ -433,6 +432,7 @@ async fn webhooks(walk: &Walk, server: &Server, receiver: &Receiver) {
     );
     assert_eq!(again.body, first.body, "and the body");
     delivery_row(walk, &endpoint_page, &row, 2).await;
+    walk.shot("webhook-endpoint").await;
     walk.link("Webhooks").await.click().await.unwrap();
     walk.expect_heading("Webhooks").await;
     assert!(walk.text_of("tbody").await.contains("Browser receiver"));
