@@ -348,6 +348,7 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str, receiver: &Recei
 
 /// Webhooks: add an endpoint for `receiver` (its secret shown once), send a test, see the
 /// delivery with its attempt, replay it (the receiver gets it again, same `webhook-id`),
+/// disable and enable it, rotate its secret (the next test is signed with the new one),
 /// then delete the endpoint on its confirmation page.
 async fn webhooks(walk: &Walk, server: &Server, receiver: &Receiver) {
     let client = &walk.client;
@@ -438,9 +439,43 @@ async fn webhooks(walk: &Walk, server: &Server, receiver: &Receiver) {
     assert!(walk.text_of("tbody").await.contains("Browser receiver"));
     walk.shot("webhooks").await;
 
-    // Delete, on its own confirmation page.
+    // Disable, enable, and rotate the secret: the next test is signed with the new one.
     client.goto(&endpoint_page).await.unwrap();
     walk.expect_heading("Webhook endpoint").await;
+    walk.button("Disable endpoint").await.click().await.unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    assert_eq!(walk.text_of("#endpoint-status").await, "Disabled (manual)");
+    walk.button("Enable endpoint").await.click().await.unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    assert_eq!(walk.text_of("#endpoint-status").await, "Enabled");
+    walk.button("Rotate secret").await.click().await.unwrap();
+    walk.expect_heading("Secret rotated").await;
+    let rotated = walk.text_of("#new-secret").await;
+    assert!(
+        rotated.starts_with("whsec_") && rotated != secret,
+        "a new secret: {rotated}"
+    );
+    walk.link("Done: back to the endpoint")
+        .await
+        .click()
+        .await
+        .unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    walk.button("Send test event").await.click().await.unwrap();
+    walk.expect_heading("Webhook endpoint").await;
+    let third = received(receiver, 3).await;
+    let now = chrono::Utc::now().timestamp();
+    signing::verify(
+        &rotated,
+        third.webhook_id(),
+        third.header("webhook-timestamp"),
+        third.header("webhook-signature"),
+        &third.body,
+        now,
+    )
+    .expect("the next delivery is signed with the rotated secret");
+
+    // Delete, on its own confirmation page.
     walk.link("Delete endpoint").await.click().await.unwrap();
     walk.expect_heading(&format!("Delete the endpoint {}?", receiver.url()))
         .await;
