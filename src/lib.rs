@@ -6,7 +6,7 @@ pub mod import;
 
 use std::sync::Arc;
 
-use dashtray_core::{Config, Plugin, Registry};
+use dashtray_core::{site::Site, Config, Plugin, Registry};
 
 /// Every built-in plugin. The server, the CLI, xtask and the tests all start here, so this
 /// is the one place that says what ships. Core's own operations (health, the document)
@@ -44,4 +44,24 @@ pub fn registry_for(config: &Config) -> anyhow::Result<Registry> {
         )?);
     }
     Ok(Registry::new(plugins)?.with_description(DESCRIPTION))
+}
+
+/// The `<plugin>.<event>` types the enabled plugins declare: what webhook endpoints may
+/// subscribe to besides core's own, from the CLI and the console alike.
+pub fn plugin_event_types(config: &Config, registry: &Registry) -> anyhow::Result<Vec<String>> {
+    Ok(registry
+        .enabled(config)?
+        .iter()
+        .flat_map(|plugin| plugin.event_types())
+        .collect())
+}
+
+/// The sites served beside the API: the console, unless `console.enabled = false`.
+pub fn sites(config: &Config, registry: &Registry) -> anyhow::Result<Vec<Arc<dyn Site>>> {
+    Ok(match config.console.enabled {
+        true => vec![Arc::new(dashtray_console::Console::new(
+            plugin_event_types(config, registry)?,
+        ))],
+        false => Vec::new(),
+    })
 }

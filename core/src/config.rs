@@ -31,6 +31,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub usage: UsageConfig,
     #[serde(default)]
+    pub console: ConsoleConfig,
     pub webhooks: crate::webhooks::WebhooksConfig,
     /// Each plugin's own section, `[plugin.<name>]`, handed to it as JSON when mounted.
     #[serde(default)]
@@ -46,6 +47,39 @@ pub struct ServerConfig {
     /// Where operators' endpoints (metrics, probes) listen; none (the default) serves none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_bind: Option<SocketAddr>,
+    /// The URL users reach the server at (console links and cookies); none means
+    /// `http://<server.bind>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// `server.public_url`, or `http://<server.bind>`; never ends in `/`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+}
+
+/// The console under `/console`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve `/console`.
+    pub enabled: bool,
+    /// How long a console session lasts.
+    pub session_hours: PositiveU32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            session_hours: PositiveU32(12),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -159,6 +193,7 @@ impl Default for Config {
                 bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 shutdown_timeout_secs: 30,
                 admin_bind: None,
+                public_url: None,
             },
             database: DatabaseConfig {
                 url: DatabaseUrl::parse("sqlite://dashtray.db").expect("default url is valid"),
@@ -193,6 +228,7 @@ impl Default for Config {
                 level: LogLevel("info".into()),
             },
             telemetry: TelemetryConfig::default(),
+            console: ConsoleConfig::default(),
             webhooks: crate::webhooks::WebhooksConfig::default(),
             plugin: BTreeMap::new(),
         }
@@ -337,6 +373,24 @@ impl Config {
                         "{admin} is the public address (`server.bind` = {}): metrics and probes \
                          need an address of their own",
                         self.server.bind
+                    ),
+                ));
+            }
+        }
+        if let Some(public_url) = &self.server.public_url {
+            let valid = url::Url::parse(public_url).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            });
+            if !valid {
+                return Err(ConfigError::at(
+                    figment,
+                    "server.public_url",
+                    format!(
+                        "`{public_url}` is not a URL such as `https://api.example.com` \
+                         (http or https, no query)"
                     ),
                 ));
             }
@@ -701,6 +755,24 @@ mod tests {
             assert_eq!(err.key, "server.bindd");
             assert!(err.source.starts_with("file "), "{err}");
             assert!(err.source.ends_with(DEFAULT_CONFIG_FILE), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_bind_address_and_a_bad_one_is_named() {
+        Jail::expect_with(|jail| {
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(config.server.public_url(), "http://127.0.0.1:8080");
+            assert!(config.console.enabled);
+            assert_eq!(config.console.session_hours.0, 12);
+            jail.set_env("DASHTRAY_SERVER__PUBLIC_URL", "https://api.example.com/");
+            let config = load_in_jail(ConfigSources::default()).unwrap();
+            assert_eq!(config.server.public_url(), "https://api.example.com");
+            jail.set_env("DASHTRAY_SERVER__PUBLIC_URL", "ftp://api.example.com");
+            let err = load_in_jail(ConfigSources::default()).unwrap_err();
+            assert_eq!(err.key, "server.public_url");
+            assert!(err.source.contains("DASHTRAY_SERVER__PUBLIC_URL"), "{err}");
             Ok(())
         });
     }

@@ -44,6 +44,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod server;
 pub mod services;
+pub mod site;
 pub mod spec;
 pub mod system;
 pub mod telemetry;

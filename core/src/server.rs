@@ -2,7 +2,7 @@
 //! `server.admin_bind` is set, the admin listener beside it ([`crate::admin`]); and,
 //! unless `webhooks.enabled` is off, the webhook worker ([`crate::webhooks`]).
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use poem::{
     listener::{Acceptor, Listener, TcpListener},
@@ -17,6 +17,7 @@ use crate::{
     http,
     registry::Registry,
     services::Services,
+    site::Site,
     webhooks::Worker,
 };
 
@@ -62,6 +63,18 @@ pub async fn serve(
     on_listening: impl FnOnce(Listening),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    serve_with_sites(config, registry, db, &[], on_listening, shutdown).await
+}
+
+/// [`serve`], with `sites` (the console) mounted beside the API.
+pub async fn serve_with_sites(
+    config: &Config,
+    registry: &Registry,
+    db: Db,
+    sites: &[Arc<dyn Site>],
+    on_listening: impl FnOnce(Listening),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let services = Services::system(config.clone(), db.clone());
     let lifecycle = Lifecycle::new();
     let admin = match config.server.admin_bind {
@@ -77,7 +90,7 @@ pub async fn serve(
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let webhooks = start_webhooks(config, &services, grace)?;
     let api = registry.mount(&services)?;
-    let app = http::app(api, &services);
+    let app = http::app_with_sites(api, &services, sites);
 
     let (acceptor, bound) = listen(config.server.bind).await?;
     let admin_addr = admin.as_ref().map(|admin| admin.addr);

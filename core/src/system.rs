@@ -65,13 +65,14 @@ impl Plugin for SystemPlugin {
     }
 
     /// Core's own tables: projects and API keys, the `database` limiter's counters, and
-    /// the auth notices of SQLite deployments, the usage history, and the events outbox
-    /// with the webhook tables.
+    /// the auth notices of SQLite deployments, the usage history, console sessions, and
+    /// the events outbox with the webhook tables.
     fn migrations(&self) -> Vec<crate::migrate::Migration> {
         let mut migrations = crate::auth::store::MIGRATIONS.to_vec();
         migrations.push(crate::ratelimit::store::MIGRATION);
         migrations.push(crate::auth::notices::MIGRATION);
         migrations.push(crate::usage::store::MIGRATION);
+        migrations.push(crate::auth::sessions::MIGRATION);
         migrations.push(crate::events::MIGRATION);
         migrations
     }

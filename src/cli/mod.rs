@@ -3,6 +3,7 @@
 //! Convention (SPEC "Command line"): `--json` prints exactly one JSON object on stdout;
 //! a failure prints one line on stderr and exits non-zero.
 
+mod console;
 mod demo;
 mod import;
 mod inspect;
@@ -59,6 +60,9 @@ enum Command {
     Import(import::ImportCommand),
     /// A project's request history, by hour or day.
     Usage(usage::UsageArgs),
+    /// Sign-in links to the console, and its sessions.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
     /// Register webhook endpoints and see their deliveries.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
@@ -162,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Demo => demo::run(&cx).await,
             Command::Import(command) => import::run(&cx, command).await,
             Command::Usage(args) => usage::run(&cx, args).await,
+            Command::Console(command) => console::run(&cx, command).await,
             Command::Webhooks(command) => webhooks::run(&cx, command).await,
         }
     })

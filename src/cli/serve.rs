@@ -2,6 +2,7 @@
 
 use clap::Args;
 use dashtray_core::{
+    auth::sessions,
     config::ConfigSources,
     server::{self, Listening},
     Db,
@@ -9,6 +10,9 @@ use dashtray_core::{
 use serde_json::json;
 
 use super::Context;
+
+/// How long the sign-in link `serve --demo` prints works.
+const DEMO_LINK_MS: i64 = 15 * 60_000;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -39,7 +43,7 @@ impl ServeArgs {
 pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
     let registry = crate::registry_for(&cx.config)?;
     let demo = match args.demo {
-        true => Some(crate::demo::load(&super::open_migrated(cx).await?).await?),
+        true => Some(load_demo(cx).await?),
         false => None,
     };
     let db = Db::connect(&cx.config.database).await?;
@@ -51,8 +55,27 @@ pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
         if let Some(admin) = &admin {
             announced["admin"] = admin.as_str().into();
         }
-        if let Some(loaded) = &demo {
+        let console = demo
+            .as_ref()
+            .and_then(|(_, link)| link.as_ref())
+            .map(|token| {
+                let base = cx
+                    .config
+                    .server
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| url.clone());
+                format!(
+                    "{}{}/signin?token={token}",
+                    base.trim_end_matches('/'),
+                    dashtray_console::PREFIX
+                )
+            });
+        if let Some((loaded, _)) = &demo {
             announced["demo"] = super::demo::summary(loaded);
+        }
+        if let Some(console) = &console {
+            announced["console"] = console.as_str().into();
         }
         cx.print(&announced, || {
             let mut listening =
@@ -62,19 +85,50 @@ pub async fn run(cx: &Context, args: ServeArgs) -> anyhow::Result<()> {
                     "\nMetrics at {admin}/metrics, probes at {admin}/livez and {admin}/readyz"
                 ));
             }
+            if let Some(console) = &console {
+                listening.push_str(&format!(
+                    "\nConsole of the demo project (this link works once, for 15 minutes):\n\n    {console}\n"
+                ));
+            }
             match &demo {
-                Some(loaded) => format!("{}\n\n{listening}", super::demo::describe(loaded, &url)),
+                Some((loaded, _)) => {
+                    format!("{}\n\n{listening}", super::demo::describe(loaded, &url))
+                }
                 None => listening,
             }
         });
     };
-    server::serve(
+    let sites = crate::sites(&cx.config, &registry)?;
+    server::serve_with_sites(
         &cx.config,
         &registry,
         db,
+        &sites,
         announce,
         server::shutdown_signal(),
     )
     .await?;
     Ok(())
+}
+
+/// Loads the demo data set and, when the console is served, makes a sign-in link's token
+/// for its project (the link's address is known once the server listens).
+async fn load_demo(cx: &Context) -> anyhow::Result<(crate::demo::Loaded, Option<String>)> {
+    let services = super::open_migrated(cx).await?;
+    let loaded = crate::demo::load(&services).await?;
+    let link = match cx.config.console.enabled {
+        true => {
+            let link = sessions::create_link(
+                &services.db,
+                &loaded.project.id,
+                services.now_millis(),
+                DEMO_LINK_MS,
+            )
+            .await?;
+            Some(link.token)
+        }
+        false => None,
+    };
+    services.db.close().await;
+    Ok((loaded, link))
 }

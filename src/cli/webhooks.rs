@@ -218,14 +218,10 @@ pub async fn run(cx: &Context, command: WebhooksCommand) -> anyhow::Result<()> {
 
 /// What an endpoint may be: the deployment's address rules and its plugins' event types.
 fn rules(cx: &Context) -> anyhow::Result<Rules> {
-    let plugin_event_types = crate::registry_for(&cx.config)?
-        .enabled(&cx.config)?
-        .iter()
-        .flat_map(|plugin| plugin.event_types())
-        .collect();
+    let registry = crate::registry_for(&cx.config)?;
     Ok(Rules {
         allow_private_targets: cx.config.webhooks.allow_private_targets,
-        plugin_event_types,
+        plugin_event_types: crate::plugin_event_types(&cx.config, &registry)?,
     })
 }
 

@@ -7,6 +7,8 @@ mod admin;
 mod auth;
 mod caching;
 mod cli;
+mod console;
+mod console_browser;
 mod contract;
 mod database_outage;
 mod demo;

@@ -61,9 +61,16 @@ impl Guard {
         Ok(())
     }
 
-    fn unauthenticated(&self, ip: IpAddr) -> ApiError {
+    /// Counts a failed authentication from `ip` made some other way than with a key (a
+    /// console sign-in link): `Some(seconds to wait)` once the address has failed too
+    /// often, sharing the budget that guessing keys uses.
+    pub fn failed_from(&self, ip: IpAddr) -> Option<u64> {
         self.failed.inc();
-        match self.failures.fail(ip, self.clock.now_millis()) {
+        self.failures.fail(ip, self.clock.now_millis())
+    }
+
+    fn unauthenticated(&self, ip: IpAddr) -> ApiError {
+        match self.failed_from(ip) {
             Some(retry_after) => ApiError::new(
                 ErrorCode::RateLimited,
                 format!(
@@ -76,7 +83,8 @@ impl Guard {
     }
 }
 
-fn client_ip(req: &Request) -> IpAddr {
+/// The address a request came from (unspecified when it is not a socket).
+pub fn client_ip(req: &Request) -> IpAddr {
     req.remote_addr()
         .as_socket_addr()
         .map(|addr| addr.ip())

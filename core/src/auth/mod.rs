@@ -6,6 +6,7 @@
 //! - [`notices`]: revocations and project changes, told to every server;
 //! - [`guard`]: each operation's policy, enforced where the route is known;
 //! - [`failures`]: failed authentications limited per client address;
+//! - [`sessions`]: console sign-in links and sessions, stored as hashes;
 //! - [`model`]: plans, scopes, `Principal`, `Project`, `KeyRecord`.
 
 pub mod authenticator;
@@ -14,6 +15,7 @@ pub mod guard;
 pub mod key;
 pub mod model;
 pub mod notices;
+pub mod sessions;
 pub mod store;
 
 pub use authenticator::{AuthOutcome, Authenticator};

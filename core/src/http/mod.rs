@@ -2,7 +2,8 @@
 //!
 //! request id → tracing span → [CORS] → size and time limits → panic guard → error
 //! normaliser → `/api/v1` (auth → router, with each operation's policy and [rate limit]
-//! → conditional GET → the operation's handler), or else `/docs` and 404.
+//! → conditional GET → the operation's handler), or else `/docs`, the sites (the
+//! console) and 404.
 //!
 //! Each concern is one layer in one module. The auth layer turns credentials into an
 //! outcome without rejecting; the router, which knows the operation, enforces its
@@ -28,8 +29,10 @@ use poem::{
     Endpoint, EndpointExt, Response, Route,
 };
 
+use std::sync::Arc;
+
 use crate::{
-    registry::MountedApi, services::Services, spec::API_PREFIX, system::docs_html,
+    registry::MountedApi, services::Services, site::Site, spec::API_PREFIX, system::docs_html,
     telemetry::metrics::UNMATCHED,
 };
 use layer::Layer;
@@ -40,11 +43,24 @@ use layer::Layer;
 /// `async fn` wrapper that holds the request beside the future it awaits: given a box,
 /// that wrapper (and hyper, which moves it) holds a pointer rather than the whole stack.
 pub fn app(api: MountedApi, services: &Services) -> BoxEndpoint<'static, Response> {
-    layers(api, services).boxed()
+    app_with_sites(api, services, &[])
+}
+
+/// [`app`] with sites (the console) mounted under their prefixes beside `/docs`.
+pub fn app_with_sites(
+    api: MountedApi,
+    services: &Services,
+    sites: &[Arc<dyn Site>],
+) -> BoxEndpoint<'static, Response> {
+    layers(api, services, sites).boxed()
 }
 
 /// The layers and routes, outermost first as the module's documentation lists them.
-fn layers(api: MountedApi, services: &Services) -> impl Endpoint<Output = Response> {
+fn layers(
+    api: MountedApi,
+    services: &Services,
+    sites: &[Arc<dyn Site>],
+) -> impl Endpoint<Output = Response> {
     let docs = docs_html(&api.document);
     let document = api.document.clone();
     let normalise = || Layer(errors::Normalise::new(document.clone()));
@@ -53,12 +69,15 @@ fn layers(api: MountedApi, services: &Services) -> impl Endpoint<Output = Respon
         .with(normalise())
         .with(auth::AuthLayer::new(services.authenticator.clone()));
     let http = &services.config.http;
-    let other = Route::new()
+    let mut other = Route::new()
         .at(
             "/docs",
             get(make_sync(move |_| Html(docs.clone()))).with(normalise()),
         )
         .at("/*", router::NotFound.with(normalise()));
+    for site in sites {
+        other = other.nest(site.prefix(), site.endpoint(services, &api.document));
+    }
     let routes = router::Prefixed::new(API_PREFIX, api_routes, other)
         // Routing itself can fail before any route runs (a path segment that does not
         // decode as UTF-8): that answer is normalised too.
@@ -138,7 +157,7 @@ mod tests {
     #[tokio::test]
     async fn each_layer_holds_the_request_once() {
         let (api, services) = mounted();
-        let app = layers(api, &services);
+        let app = layers(api, &services, &[]);
         let request = Request::builder().uri_str("/api/v1/health").finish();
         let future = app.call(request);
         let size = std::mem::size_of_val(&future);

@@ -478,7 +478,8 @@ fn not_found_endpoint(project_id: &str, id: &str) -> WebhookError {
     WebhookError::NotFound(format!("webhook endpoint `{id}` in project `{project_id}`"))
 }
 
-fn check_events(events: &[String], rules: &Rules) -> Result<Vec<String>, WebhookError> {
+/// The subscribed types, trimmed and deduplicated; an unknown type is refused.
+pub fn check_events(events: &[String], rules: &Rules) -> Result<Vec<String>, WebhookError> {
     let mut checked: Vec<String> = Vec::new();
     for name in events.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
         check_type(name, &rules.plugin_event_types).map_err(WebhookError::Invalid)?;
@@ -489,7 +490,8 @@ fn check_events(events: &[String], rules: &Rules) -> Result<Vec<String>, Webhook
     Ok(checked)
 }
 
-fn check_description(description: &str) -> Result<String, WebhookError> {
+/// The description, trimmed; at most 500 characters.
+pub fn check_description(description: &str) -> Result<String, WebhookError> {
     let description = description.trim();
     match description.chars().count() <= 500 {
         true => Ok(description.to_owned()),

@@ -2,6 +2,7 @@
 //! folder on a free port, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod console;
 pub mod document;
 pub mod proxy;
 pub mod receiver;
@@ -61,7 +62,8 @@ impl Server {
         Server::spawn(env, &["--admin-bind", "127.0.0.1:0"])
     }
 
-    fn spawn(env: &[(&str, &str)], extra_args: &[&str]) -> Server {
+    /// Starts `serve` with configuration variables and extra arguments (`--demo`).
+    pub fn spawn(env: &[(&str, &str)], extra_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("scratch folder");
         let log = dir.path().join("server.log");
         let mut child = dashtray(dir.path(), env)
@@ -343,8 +345,15 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
 
 /// Runs a `dashtray … --json` command against `db` and returns its one JSON object.
 pub fn cli_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    cli_json_with(db, &[], args)
+}
+
+/// [`cli_json`] with configuration `env` added.
+pub fn cli_json_with(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("scratch folder");
-    let output = dashtray(dir.path(), &[("DASHTRAY_DATABASE__URL", db.url())])
+    let mut all = vec![("DASHTRAY_DATABASE__URL", db.url())];
+    all.extend_from_slice(env);
+    let output = dashtray(dir.path(), &all)
         .args(args)
         .arg("--json")
         .output()
