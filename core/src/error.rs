@@ -367,9 +367,111 @@ pub struct Problem {
 /// The content type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+impl Problem {
+    /// The body's schema in the document (`components.schemas.Problem`), written beside
+    /// the struct that renders it; `the_documented_error_body_is_the_one_sent` keeps the
+    /// two to the same fields.
+    pub fn schema() -> serde_json::Value {
+        serde_json::json!({
+            "type": "object",
+            "description": "An error (RFC 9457 problem details plus the stable `error` code).",
+            "required": ["type", "title", "status", "detail", "error", "message", "requestId"],
+            "properties": {
+                "type": {"type": "string", "description": "A URI that documents the error code."},
+                "title": {"type": "string", "description": "A short summary of the error code."},
+                "status": {"type": "integer", "format": "int32", "description": "The HTTP status."},
+                "detail": {"type": "string", "description": "What went wrong, for a person."},
+                "error": {
+                    "type": "string",
+                    "description": "A stable code to branch on.",
+                    "enum": ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                },
+                "message": {"type": "string", "description": "The same sentence as `detail`."},
+                "requestId": {"type": "string", "description": "Quote it when reporting a problem."},
+                "details": {
+                    "type": "array",
+                    "description": "On 400: each rejected parameter.",
+                    "items": {"$ref": "#/components/schemas/ParameterProblem"}
+                },
+                "retryAfter": {
+                    "type": "integer", "format": "int64",
+                    "description": "On 429: seconds until the budget resets."
+                }
+            }
+        })
+    }
+}
+
+impl ParameterProblem {
+    /// Its schema in the document (`components.schemas.ParameterProblem`).
+    pub fn schema() -> serde_json::Value {
+        serde_json::json!({
+            "type": "object",
+            "required": ["parameter", "message"],
+            "properties": {
+                "parameter": {"type": "string", "description": "The parameter's name."},
+                "message": {"type": "string", "description": "What is allowed."}
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The names of an object schema's properties, and of those it requires.
+    fn fields(schema: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+        let mut properties: Vec<String> = schema["properties"]
+            .as_object()
+            .expect("an object schema")
+            .keys()
+            .cloned()
+            .collect();
+        let mut required: Vec<String> = schema["required"]
+            .as_array()
+            .expect("required fields")
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        properties.sort();
+        required.sort();
+        (properties, required)
+    }
+
+    fn keys(body: &serde_json::Value) -> Vec<String> {
+        let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn the_documented_error_body_is_the_one_sent() {
+        let fullest = ApiError::invalid_parameter("limit", "must be at most 1000")
+            .with_retry_after(5)
+            .body("req-1");
+        let fullest = serde_json::to_value(&fullest).unwrap();
+        let (properties, _) = fields(&Problem::schema());
+        assert_eq!(
+            keys(&fullest),
+            properties,
+            "every field sent is documented, and none more"
+        );
+        let barest =
+            serde_json::to_value(ApiError::not_found("no such thing").body("req-1")).unwrap();
+        let (_, required) = fields(&Problem::schema());
+        assert_eq!(
+            keys(&barest),
+            required,
+            "the fields always sent are the required ones"
+        );
+        let detail = &fullest["details"][0];
+        let (properties, required) = fields(&ParameterProblem::schema());
+        assert_eq!(keys(detail), properties);
+        assert_eq!(properties, required);
+        let codes = Problem::schema()["properties"]["error"]["enum"].clone();
+        assert!(codes.as_array().unwrap().contains(&fullest["error"]));
+    }
 
     #[test]
     fn invalid_parameter_body_names_the_parameter() {

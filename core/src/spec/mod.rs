@@ -320,46 +320,10 @@ fn shared_headers() -> BTreeMap<String, Value> {
 fn shared_components() -> Components {
     let mut components = Components::new();
     let schemas = components.entry("schemas".into()).or_default();
-    schemas.insert(
-        "Problem".into(),
-        json!({
-            "type": "object",
-            "description": "An error (RFC 9457 problem details plus the stable `error` code).",
-            "required": ["type", "title", "status", "detail", "error", "message", "requestId"],
-            "properties": {
-                "type": {"type": "string", "description": "A URI that documents the error code."},
-                "title": {"type": "string", "description": "A short summary of the error code."},
-                "status": {"type": "integer", "format": "int32", "description": "The HTTP status."},
-                "detail": {"type": "string", "description": "What went wrong, for a person."},
-                "error": {
-                    "type": "string",
-                    "description": "A stable code to branch on.",
-                    "enum": crate::error::ErrorCode::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
-                },
-                "message": {"type": "string", "description": "The same sentence as `detail`."},
-                "requestId": {"type": "string", "description": "Quote it when reporting a problem."},
-                "details": {
-                    "type": "array",
-                    "description": "On 400: each rejected parameter.",
-                    "items": {"$ref": "#/components/schemas/ParameterProblem"}
-                },
-                "retryAfter": {
-                    "type": "integer", "format": "int64",
-                    "description": "On 429: seconds until the budget resets."
-                }
-            }
-        }),
-    );
+    schemas.insert("Problem".into(), crate::error::Problem::schema());
     schemas.insert(
         "ParameterProblem".into(),
-        json!({
-            "type": "object",
-            "required": ["parameter", "message"],
-            "properties": {
-                "parameter": {"type": "string", "description": "The parameter's name."},
-                "message": {"type": "string", "description": "What is allowed."}
-            }
-        }),
+        crate::error::ParameterProblem::schema(),
     );
     components.insert("headers".into(), shared_headers());
     let responses = components.entry("responses".into()).or_default();
@@ -376,7 +340,7 @@ fn shared_components() -> Components {
         json!({
             "description": description,
             "headers": headers,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+            "content": {crate::error::PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         })
     };
     let on_keyed = " Answers to keyed operations carry the rate-limit headers.";
