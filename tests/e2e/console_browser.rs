@@ -134,6 +134,20 @@ impl Walk {
         self.find(Locator::Id(&id)).await
     }
 
+    /// The text `element` shows once it reads `expected`, or after 5 s whatever it shows:
+    /// what a script changes after a promise (the clipboard's) is not there at once.
+    async fn text_becomes(&self, element: &Element, expected: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..50 {
+            text = element.text().await.unwrap_or_default();
+            if text == expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        text
+    }
+
     async fn button(&self, text: &str) -> Element {
         self.find(Locator::XPath(&format!(
             "//button[normalize-space()='{text}']"
@@ -252,12 +266,12 @@ async fn walk_through(walk: &Walk, server: &Server, link: &str, receiver: &Recei
     assert!(key.starts_with("dk_"), "the key is shown: {key}");
     let copy = walk.button("Copy key").await;
     copy.click().await.unwrap();
-    walk.shot("key-created").await;
     assert_eq!(
-        copy.text().await.unwrap(),
+        walk.text_becomes(&copy, "Copied").await,
         "Copied",
         "the served script ran under the CSP"
     );
+    walk.shot("key-created").await;
 
     // Call the API with the key shown.
     let bearer = format!("Bearer {key}");
@@ -383,7 +397,7 @@ async fn webhooks(walk: &Walk, server: &Server, receiver: &Receiver) {
     );
     let copy = walk.button("Copy secret").await;
     copy.click().await.unwrap();
-    assert_eq!(copy.text().await.unwrap(), "Copied");
+    assert_eq!(walk.text_becomes(&copy, "Copied").await, "Copied");
     walk.shot("webhook-secret").await;
     walk.link("Done: back to the endpoint")
         .await
