@@ -49,6 +49,18 @@ impl SignedIn {
     }
 }
 
+/// The session a form's POST comes from, its CSRF token checked: what every change
+/// starts with, so that no handler can take the session without the token.
+pub async fn posted_by(
+    state: &State,
+    req: &Request,
+    form: &FormData,
+) -> Result<SignedIn, ConsoleError> {
+    let signed_in = signed_in(state, req).await?;
+    signed_in.check_csrf(form)?;
+    Ok(signed_in)
+}
+
 /// The session the request's cookie stands for; [`ConsoleError::SignedOut`] without one.
 pub async fn signed_in(state: &State, req: &Request) -> Result<SignedIn, ConsoleError> {
     let token = cookie(req, COOKIE).ok_or(ConsoleError::SignedOut)?;

@@ -61,8 +61,7 @@ pub async fn sign_out(
     req: &Request,
     form: FormData,
 ) -> Result<Response, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     sessions::end_session(&state.services.db, &signed_in.token).await?;
     let page = state.templates.page("signed_out.html", None, ())?;
     Ok(page

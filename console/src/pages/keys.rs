@@ -212,8 +212,7 @@ pub async fn create(
     req: &Request,
     form: FormData,
 ) -> Result<Response, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let new = match validate(&state.scopes, &form) {
         Ok(new) => new,
         Err(shown) => {
@@ -281,8 +280,7 @@ pub async fn revoke(
     Path(key_id): Path<String>,
     form: FormData,
 ) -> Result<Redirect, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let record = owned_key(&state, &signed_in, &key_id).await?;
     let services = &state.services;
     let now = services.now_millis();

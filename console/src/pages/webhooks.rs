@@ -156,8 +156,7 @@ pub async fn create(
     req: &Request,
     form: FormData,
 ) -> Result<Response, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let new = match validate(&state, &form).await {
         Ok(new) => new,
         Err(shown) => {
@@ -231,8 +230,7 @@ pub async fn set_status(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Redirect, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let enabled = match form.get("enabled") {
         Some("true") => true,
         Some("false") => false,
@@ -266,8 +264,7 @@ pub async fn rotate(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Page, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let services = &state.services;
     let (endpoint, secret) = store::rotate_secret(
         &services.db,
@@ -289,8 +286,7 @@ pub async fn send_test(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Redirect, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let services = &state.services;
     let delivery = store::send_test(
         &services.db,
@@ -327,8 +323,7 @@ pub async fn delete(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Redirect, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     store::delete(&state.services.db, &signed_in.project.id, &id).await?;
     Ok(Redirect::see_other(LIST_PATH))
 }
@@ -342,8 +337,7 @@ pub async fn replay(
     Path(id): Path<String>,
     form: FormData,
 ) -> Result<Redirect, ConsoleError> {
-    let signed_in = session::signed_in(&state, req).await?;
-    signed_in.check_csrf(&form)?;
+    let signed_in = session::posted_by(&state, req, &form).await?;
     let services = &state.services;
     let delivery = store::replay(
         &services.db,
