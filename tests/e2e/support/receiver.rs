@@ -58,7 +58,7 @@ pub struct Receiver {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 #[handler]
@@ -98,34 +98,48 @@ impl Receiver {
     }
 
     /// A receiver on `addr` (to come back where one was down).
+    ///
+    /// It serves from a thread and runtime of its own: a test that blocks its own
+    /// thread (running the CLI, say) must not stall the receiver, or deliveries time out
+    /// and use up their retries while nobody answers.
     pub async fn start_on(addr: SocketAddr, script: &[u16]) -> Receiver {
         let state = Arc::new(Mutex::new(State {
             script: script.iter().copied().collect(),
             ..State::default()
         }));
-        let acceptor = TcpListener::bind(addr)
-            .into_acceptor()
-            .await
-            .expect("bind the receiver");
-        let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
-        let app = Route::new().at("/hook", receive).data(state.clone());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    app,
-                    async {
-                        let _ = stopped.await;
-                    },
-                    Some(Duration::from_secs(1)),
-                )
-                .await;
+        let (bound, bound_at) = oneshot::channel::<SocketAddr>();
+        let app = Route::new().at("/hook", receive).data(state.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("the receiver's runtime");
+            runtime.block_on(async move {
+                let acceptor = TcpListener::bind(addr)
+                    .into_acceptor()
+                    .await
+                    .expect("bind the receiver");
+                let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
+                let _ = bound.send(addr);
+                let _ = Server::new_with_acceptor(acceptor)
+                    .run_with_graceful_shutdown(
+                        app,
+                        async {
+                            let _ = stopped.await;
+                        },
+                        Some(Duration::from_secs(1)),
+                    )
+                    .await;
+            });
         });
+        let addr = bound_at.await.expect("the receiver is listening");
         Receiver {
             addr,
             state,
             stop: Some(stop),
-            task: Some(task),
+            thread: Some(thread),
         }
     }
 
@@ -178,8 +192,8 @@ impl Receiver {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }
 }
