@@ -34,7 +34,59 @@ async fn table_exists(db: &Db, table: &str) -> bool {
         .is_ok()
 }
 
+/// What one row of every column type the API reads decodes to.
+#[derive(Debug, PartialEq)]
+struct Kinds {
+    big: i64,
+    int: i64,
+    small: i32,
+    double: f64,
+    real: f64,
+    flag: bool,
+    text: String,
+    null: Option<i64>,
+}
+
 on_each_backend! {
+    async fn every_column_type_read_decodes_to_its_value(test_db: TestDb) {
+        let db = test_db.connect().await;
+        let sql = "SELECT CAST(-9000000000 AS BIGINT) AS big, CAST(-7 AS INTEGER) AS int, \
+                   CAST(3 AS SMALLINT) AS small, CAST(2.5 AS DOUBLE PRECISION) AS double, \
+                   CAST(0.25 AS REAL) AS real, (1 = 1) AS flag, CAST('héllo' AS TEXT) AS text, \
+                   CAST(NULL AS BIGINT) AS null_value";
+        let read = query(sql)
+            .fetch_one(&db, |row| {
+                Ok(Kinds {
+                    big: row.get("big")?,
+                    int: row.get("int")?,
+                    small: row.get("small")?,
+                    double: row.get("double")?,
+                    real: row.get("real")?,
+                    flag: row.get("flag")?,
+                    text: row.get("text")?,
+                    null: row.get("null_value")?,
+                })
+            })
+            .await
+            .unwrap();
+        let expected = Kinds {
+            big: -9_000_000_000,
+            int: -7,
+            small: 3,
+            double: 2.5,
+            real: 0.25,
+            flag: true,
+            text: "héllo".into(),
+            null: None,
+        };
+        assert_eq!(read, expected);
+        let wrong = query("SELECT CAST('x' AS TEXT) AS text")
+            .fetch_one(&db, |row| row.get::<i64>("text"))
+            .await
+            .unwrap_err();
+        assert!(wrong.to_string().contains("text"), "{wrong}");
+    }
+
     async fn migrations_apply_once_and_are_tracked_per_plugin(test_db: TestDb) {
         let db = test_db.connect().await;
         let first = migrate::apply(&db, "widgets", &[WIDGETS_V1, WIDGETS_V2]).await.unwrap();
