@@ -6,9 +6,10 @@
 /// instructions a digit; the key hash alone is 64 digits on every keyed request.
 pub fn lower(bytes: impl AsRef<[u8]>) -> String {
     let bytes = bytes.as_ref();
-    let mut digits = Vec::with_capacity(bytes.len() * 2);
-    for &byte in bytes {
-        digits.extend_from_slice(&pair(byte));
+    // Written in place: pushing two digits at a time checked the capacity each time.
+    let mut digits = vec![0u8; bytes.len() * 2];
+    for (out, &byte) in digits.chunks_exact_mut(2).zip(bytes) {
+        out.copy_from_slice(&pair(byte));
     }
     String::from_utf8(digits).expect("hex digits are ASCII")
 }
