@@ -251,35 +251,13 @@ pub(super) fn column(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_
     let Some(bytes) = bytes else {
         return Ok(Value::Null);
     };
-    let ty = row.columns()[index].type_();
-    let fixed = |what: &str| -> Result<Value<'_>, String> {
-        Err(format!("a {what} column of {} bytes", bytes.len()))
-    };
-    Ok(match *ty {
-        Type::INT8 => match <[u8; 8]>::try_from(bytes) {
-            Ok(b) => Value::Int(i64::from_be_bytes(b)),
-            Err(_) => return fixed("BIGINT"),
-        },
-        Type::INT4 => match <[u8; 4]>::try_from(bytes) {
-            Ok(b) => Value::Int(i32::from_be_bytes(b).into()),
-            Err(_) => return fixed("INTEGER"),
-        },
-        Type::INT2 => match <[u8; 2]>::try_from(bytes) {
-            Ok(b) => Value::Int(i16::from_be_bytes(b).into()),
-            Err(_) => return fixed("SMALLINT"),
-        },
-        Type::FLOAT8 => match <[u8; 8]>::try_from(bytes) {
-            Ok(b) => Value::Float(f64::from_be_bytes(b)),
-            Err(_) => return fixed("DOUBLE PRECISION"),
-        },
-        Type::FLOAT4 => match <[u8; 4]>::try_from(bytes) {
-            Ok(b) => Value::Float(f32::from_be_bytes(b).into()),
-            Err(_) => return fixed("REAL"),
-        },
-        Type::BOOL => match bytes {
-            [b] => Value::Int(i64::from(*b != 0)),
-            _ => return fixed("BOOLEAN"),
-        },
+    Ok(match *row.columns()[index].type_() {
+        Type::INT8 => Value::Int(i64::from_be_bytes(sized(bytes, "BIGINT")?)),
+        Type::INT4 => Value::Int(i32::from_be_bytes(sized(bytes, "INTEGER")?).into()),
+        Type::INT2 => Value::Int(i16::from_be_bytes(sized(bytes, "SMALLINT")?).into()),
+        Type::FLOAT8 => Value::Float(f64::from_be_bytes(sized(bytes, "DOUBLE PRECISION")?)),
+        Type::FLOAT4 => Value::Float(f32::from_be_bytes(sized(bytes, "REAL")?).into()),
+        Type::BOOL => Value::Int(i64::from(sized::<1>(bytes, "BOOLEAN")?[0] != 0)),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => std::str::from_utf8(bytes)
             .map(|text| Value::Text(Cow::Borrowed(text)))
             .map_err(|_| "text that is not UTF-8".to_owned())?,
@@ -289,6 +267,13 @@ pub(super) fn column(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_
             ))
         }
     })
+}
+
+/// A fixed-width column's `N` bytes, or why they are not `N`.
+fn sized<const N: usize>(bytes: &[u8], sql_type: &str) -> Result<[u8; N], String> {
+    bytes
+        .try_into()
+        .map_err(|_| format!("a {sql_type} column of {} bytes", bytes.len()))
 }
 
 /// A column's bytes in Postgres's binary format, or `None` for NULL, whatever its type:
