@@ -61,13 +61,18 @@ pub fn time_ordered_id(len: usize) -> String {
 
 /// `n` as exactly `width` base62 digits, most significant first (so the strings sort as
 /// the numbers do: the alphabet is in ASCII order), its higher digits dropped.
-fn base62_fixed(mut n: u64, width: usize) -> String {
+fn base62_fixed(n: u64, width: usize) -> String {
     let mut digits = vec![b'0'; width];
+    write_base62(n, &mut digits);
+    String::from_utf8(digits).expect("base62 is ASCII")
+}
+
+/// `n` as `digits.len()` base62 digits, written into `digits` (see [`base62_fixed`]).
+fn write_base62(mut n: u64, digits: &mut [u8]) {
     for slot in digits.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    String::from_utf8(digits).expect("base62 is ASCII")
 }
 
 fn base62_from(rng: &mut impl TryRngCore, len: usize) -> String {
@@ -101,19 +106,24 @@ pub fn parse(key: &str) -> Option<&str> {
     }
     let (public_id, rest) = rest.split_at(PUBLIC_ID_LEN);
     let secret_and_sum = rest.strip_prefix('_')?;
-    if !public_id
-        .bytes()
-        .chain(secret_and_sum.bytes())
-        .all(|b| b.is_ascii_alphanumeric())
-    {
+    // Each part on its own: a chained iterator is checked a byte at a time, and this
+    // runs on every keyed request.
+    let base62 = |part: &str| part.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !base62(public_id) || !base62(secret_and_sum) {
         return None;
     }
     let (body, sum) = key.split_at(key.len() - CHECKSUM_LEN);
-    (checksum(body) == sum).then_some(public_id)
+    (checksum_digits(body) == sum.as_bytes()).then_some(public_id)
 }
 
 fn checksum(body: &str) -> String {
-    base62_fixed(crc32fast::hash(body.as_bytes()) as u64, CHECKSUM_LEN)
+    String::from_utf8(checksum_digits(body).to_vec()).expect("base62 is ASCII")
+}
+
+fn checksum_digits(body: &str) -> [u8; CHECKSUM_LEN] {
+    let mut digits = [0; CHECKSUM_LEN];
+    write_base62(crc32fast::hash(body.as_bytes()).into(), &mut digits);
+    digits
 }
 
 /// Hashes whole keys for storage and lookup.
