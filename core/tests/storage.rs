@@ -1,11 +1,15 @@
-//! Storage on both backends: per-plugin migrations and the database health check.
+//! Storage on both backends: per-plugin migrations, the database health check, and
+//! statements that share connections.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashtray_core::{
+    config::DatabaseUrl,
     db::query,
     migrate::{self, MigrateError, Migration},
-    on_each_backend, Db,
+    on_each_backend,
+    testing::{Backend, TestDb},
+    Db,
 };
 
 const WIDGETS_V1: Migration = Migration::portable(
@@ -148,10 +152,94 @@ on_each_backend! {
         assert_eq!(tracked_versions(&a, "widgets").await, [1, 2]);
     }
 
+    /// On Postgres, statements outside a transaction share pipelined connections: each
+    /// still gets its own rows back, however many run at once.
+    async fn concurrent_statements_each_get_their_own_rows(test_db: TestDb) {
+        let db = test_db.connect().await;
+        let asked: Vec<_> = (0..200i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let label = format!("row {n}");
+                    let read = query("SELECT CAST($1 AS BIGINT) AS n, CAST($2 AS TEXT) AS label")
+                        .bind(n)
+                        .bind(label.as_str())
+                        .fetch_one(&db, |row| Ok((row.get::<i64>("n")?, row.get::<String>("label")?)))
+                        .await
+                        .unwrap();
+                    (read, (n, label))
+                })
+            })
+            .collect();
+        for task in asked {
+            let (read, asked) = task.await.unwrap();
+            assert_eq!(read, asked, "a statement got another's row");
+        }
+    }
+
     async fn health_check_needs_the_migrated_database(test_db: TestDb) {
         let db = test_db.connect().await;
         assert!(db.check(Duration::from_secs(5)).await.is_err(), "no tracking table yet");
         migrate::apply(&db, "widgets", &[WIDGETS_V1]).await.unwrap();
         db.check(Duration::from_secs(5)).await.unwrap();
     }
+}
+
+/// A Postgres connection the database ends (a restart, an administrator's
+/// `pg_terminate_backend`) costs the statements in flight on it, not the handle: shared
+/// and pooled connections seen closed are opened again by the next statements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_database_ends_are_opened_again() {
+    let Some(test_db) = TestDb::new(Backend::Postgres).await else {
+        return;
+    };
+    // This handle's connections, told apart from every other test's by their name.
+    let name = format!("dashtray_storage_{}", std::process::id());
+    let mut config = test_db.config();
+    config.url = DatabaseUrl::parse(&format!("{}&application_name={name}", test_db.url())).unwrap();
+    let db = Db::connect(&config).await.unwrap();
+    let one = || query("SELECT CAST(1 AS BIGINT) AS n").fetch_one(&db, |row| row.get::<i64>("n"));
+    assert_eq!(one().await.unwrap(), 1);
+    db.begin().await.unwrap().commit().await.unwrap();
+
+    let admin = test_db.connect().await;
+    let ended = query(
+        "SELECT COUNT(pg_terminate_backend(pid, 5000)) AS n FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(name.as_str())
+    .fetch_one(&admin, |row| row.get::<i64>("n"))
+    .await
+    .unwrap();
+    assert!(
+        ended >= 2,
+        "a shared and a pooled connection were ended ({ended})"
+    );
+
+    // A statement may still meet an ended connection before it is seen closed.
+    let started = Instant::now();
+    while one().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no new connection within 5 s"
+        );
+    }
+    for _ in 0..10 {
+        assert_eq!(
+            one().await.unwrap(),
+            1,
+            "once reopened, every statement is served"
+        );
+    }
+    let started = Instant::now();
+    let mut tx = loop {
+        match db.begin().await {
+            Ok(tx) => break tx,
+            Err(err) => assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no transaction within 5 s: {err}"
+            ),
+        }
+    };
+    query("SELECT 1 AS n").execute(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
 }
