@@ -201,27 +201,6 @@ impl Db {
         }
     }
 
-    /// One statement outside a transaction: on SQLite a pooled connection for the
-    /// statement, on Postgres a shared one that pipelines it with others.
-    async fn fetch<T>(
-        &self,
-        query: &Query<'_>,
-        map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
-        max_rows: usize,
-    ) -> Result<Vec<T>, DbError> {
-        match &*self.backend {
-            Backend::Sqlite(pool) => pool.acquire().await?.fetch(query, map, max_rows),
-            Backend::Postgres(pool) => pool.fetch(query, map, max_rows).await,
-        }
-    }
-
-    async fn execute(&self, query: &Query<'_>) -> Result<u64, DbError> {
-        match &*self.backend {
-            Backend::Sqlite(pool) => pool.acquire().await?.execute(query),
-            Backend::Postgres(pool) => pool.execute(query).await,
-        }
-    }
-
     /// How many rows of `table` belong to the project (the `total` of an unfiltered list).
     pub async fn count_for_project(
         &self,
@@ -434,7 +413,7 @@ impl<'a> Query<'a> {
     /// Runs a statement that returns no rows; answers how many rows it changed.
     pub async fn execute<'e>(self, on: impl Into<On<'e>>) -> Result<u64, DbError> {
         match on.into() {
-            On::Pool(db) => db.execute(&self).await,
+            On::Pool(db) => db.acquire().await?.execute(&self).await,
             On::Tx(tx) => tx.conn_mut().execute(&self).await,
         }
     }
@@ -446,7 +425,7 @@ impl<'a> Query<'a> {
         max_rows: usize,
     ) -> Result<Vec<T>, DbError> {
         match on {
-            On::Pool(db) => db.fetch(self, map, max_rows).await,
+            On::Pool(db) => db.acquire().await?.fetch(self, map, max_rows).await,
             On::Tx(tx) => tx.conn_mut().fetch(self, map, max_rows).await,
         }
     }
