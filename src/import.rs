@@ -76,9 +76,6 @@ struct RawRow {
 
 /// Reads `path` and writes its points to `project_id`, `batch_rows` a transaction;
 /// `on_batch` hears each batch written (for a progress bar), with the bytes read so far.
-///
-/// A batch is written while the next one is read, so reading (parsing, checking, making
-/// ids) and the database's work overlap; at most two batches are held at once.
 pub async fn import_file(
     db: &Db,
     project_id: &str,
@@ -99,93 +96,52 @@ pub async fn import_file(
     let mut progress = Progress::default();
     let batch_rows = batch_rows.max(1);
     let mut batch: Vec<NewPoint> = Vec::with_capacity(batch_rows);
-    let mut writing = Writing::default();
     let mut rows = RowReader::new(reader, json_lines);
-    loop {
-        let next = rows.next_row().and_then(|row| match row {
-            Some((line, raw)) => match check(raw, project_id) {
-                Ok(point) => Ok(Some((line, point))),
-                Err(message) => Err((line, message)),
-            },
-            None => Ok(None),
-        });
-        match next {
-            Ok(Some((line, point))) => {
-                batch.push(point);
-                if batch.len() == batch_rows {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
-                    writing.finish(&mut progress, &mut on_batch).await?;
-                    writing.start(db, full, line, rows.bytes_read(), progress.rows);
-                }
-            }
-            Ok(None) => break,
-            // The batches before the bad row's are written; its own is not.
-            Err((line, message)) => {
-                writing.finish(&mut progress, &mut on_batch).await?;
-                return Err(ImportError::Row {
-                    line,
-                    message,
-                    written: progress.rows,
-                });
-            }
+    while let Some((line, raw)) = rows
+        .next_row()
+        .map_err(|(line, message)| ImportError::Row {
+            line,
+            message,
+            written: progress.rows,
+        })?
+    {
+        let point = check(raw, project_id).map_err(|message| ImportError::Row {
+            line,
+            message,
+            written: progress.rows,
+        })?;
+        batch.push(point);
+        if batch.len() == batch_rows {
+            write(db, &mut batch, &mut progress, line).await?;
+            on_batch(&progress, rows.bytes_read());
         }
     }
-    writing.finish(&mut progress, &mut on_batch).await?;
     if !batch.is_empty() {
-        writing.start(db, batch, rows.last_line, rows.bytes_read(), progress.rows);
-        writing.finish(&mut progress, &mut on_batch).await?;
+        write(db, &mut batch, &mut progress, rows.last_line).await?;
+        on_batch(&progress, rows.bytes_read());
     }
     Ok(progress)
 }
 
-/// The batch being written, on a task of its own, while the next one is read.
-#[derive(Default)]
-struct Writing {
-    /// The write, and how many bytes of the file had been read when its batch was full.
-    in_flight: Option<(tokio::task::JoinHandle<Result<usize, ImportError>>, u64)>,
-}
-
-impl Writing {
-    /// Starts writing `batch`, whose last row is on `line`, after `written` rows.
-    fn start(&mut self, db: &Db, batch: Vec<NewPoint>, line: u64, bytes_read: u64, written: u64) {
-        debug_assert!(self.in_flight.is_none(), "one batch in flight at a time");
-        let db = db.clone();
-        let task = tokio::spawn(async move { write(&db, &batch, line, written).await });
-        self.in_flight = Some((task, bytes_read));
-    }
-
-    /// Waits for the batch in flight, if any, and counts it.
-    async fn finish(
-        &mut self,
-        progress: &mut Progress,
-        on_batch: &mut impl FnMut(&Progress, u64),
-    ) -> Result<(), ImportError> {
-        let Some((task, bytes_read)) = self.in_flight.take() else {
-            return Ok(());
-        };
-        let rows = match task.await {
-            Ok(written) => written?,
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
-        };
-        progress.rows += rows as u64;
-        progress.batches += 1;
-        on_batch(progress, bytes_read);
-        Ok(())
-    }
-}
-
-/// Writes one batch in its own transaction, with its event.
-async fn write(db: &Db, batch: &[NewPoint], line: u64, written: u64) -> Result<usize, ImportError> {
+async fn write(
+    db: &Db,
+    batch: &mut Vec<NewPoint>,
+    progress: &mut Progress,
+    line: u64,
+) -> Result<(), ImportError> {
     let failed = |source| ImportError::Write {
         line,
-        written,
+        written: progress.rows,
         source,
     };
     let mut tx = db.begin().await.map_err(failed)?;
     store::append(&mut tx, batch).await.map_err(failed)?;
     announce(&mut tx, batch).await.map_err(failed)?;
     tx.commit().await.map_err(failed)?;
-    Ok(batch.len())
+    progress.rows += batch.len() as u64;
+    progress.batches += 1;
+    batch.clear();
+    Ok(())
 }
 
 /// Metric ids an event names at most, which keeps it well under the 20 KB events are
