@@ -90,6 +90,9 @@ impl<'a> From<&'a Option<String>> for Value<'a> {
 
 /// A Rust type a column can be read as: [`Row::get`](super::Row::get). `'r` is the row's
 /// lifetime, so text can be read as a `&str` into the row's own buffer, with no copy.
+///
+/// The implementations here are `#[inline]`: a page reads a few columns a row, and
+/// inlined into `Row::get` the conversion is a branch on the value just read.
 pub trait FromColumn<'r>: Sized {
     /// Converts the column's value, or says why it cannot.
     fn from_column(value: Value<'r>) -> Result<Self, String>;
@@ -100,6 +103,7 @@ fn mismatch<T>(wanted: &str, found: &Value<'_>) -> Result<T, String> {
 }
 
 impl FromColumn<'_> for i64 {
+    #[inline]
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         match value {
             Value::Int(n) => Ok(n),
@@ -109,6 +113,7 @@ impl FromColumn<'_> for i64 {
 }
 
 impl FromColumn<'_> for i32 {
+    #[inline]
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         let n = i64::from_column(value)?;
         i32::try_from(n).map_err(|_| format!("{n} does not fit in 32 bits"))
@@ -118,6 +123,7 @@ impl FromColumn<'_> for i32 {
 impl FromColumn<'_> for f64 {
     /// Integers widen: SQLite stores a float column's whole numbers as integers when
     /// asked to, and an aggregate of integers is one.
+    #[inline]
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         match value {
             Value::Float(x) => Ok(x),
@@ -128,12 +134,14 @@ impl FromColumn<'_> for f64 {
 }
 
 impl FromColumn<'_> for bool {
+    #[inline]
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         Ok(i64::from_column(value)? != 0)
     }
 }
 
 impl FromColumn<'_> for String {
+    #[inline]
     fn from_column(value: Value<'_>) -> Result<Self, String> {
         match value {
             Value::Text(text) => Ok(text.into_owned()),
@@ -143,6 +151,7 @@ impl FromColumn<'_> for String {
 }
 
 impl<'r> FromColumn<'r> for &'r str {
+    #[inline]
     fn from_column(value: Value<'r>) -> Result<Self, String> {
         match value {
             Value::Text(Cow::Borrowed(text)) => Ok(text),
@@ -155,6 +164,7 @@ impl<'r> FromColumn<'r> for &'r str {
 }
 
 impl<'r, T: FromColumn<'r>> FromColumn<'r> for Option<T> {
+    #[inline]
     fn from_column(value: Value<'r>) -> Result<Self, String> {
         match value {
             Value::Null => Ok(None),
