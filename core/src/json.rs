@@ -28,7 +28,7 @@ use serde::Serialize;
 pub struct Json<T>(pub T);
 
 impl<T: Type> Payload for Json<T> {
-    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+    const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
 
     fn check_content_type(content_type: &str) -> bool {
         <poem_openapi::payload::Json<T> as Payload>::check_content_type(content_type)
@@ -48,25 +48,86 @@ impl<T: Serialize + ToJSON + Send> IntoResponse for Json<T> {
         // Room for a page at once: grown from serde_json's 128 bytes, a 5 KB body was
         // copied six times on the way.
         let mut body = Vec::with_capacity(8 * 1024);
-        match sonic_rs::to_writer(&mut body, &self.0) {
-            Ok(()) => {
-                #[cfg(debug_assertions)]
-                assert_written_as_documented(&self.0, &body);
-                // A static value: `content_type(&str)` parses the text on every answer.
-                let mut resp = Response::builder()
-                    .header(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static(Self::CONTENT_TYPE),
-                    )
-                    .body(body);
-                // And room for the headers the layers add on the way out (rate limits,
-                // ETag, caching, request id), which otherwise regrow the map on the way.
-                resp.headers_mut().reserve(16);
-                resp
-            }
+        match write(&self.0, &mut body) {
+            Ok(()) => json_response(body.into()),
             // Only a map with non-text keys fails to serialise, and no body type has one.
             Err(err) => crate::ApiError::internal(err).into_response(),
         }
+    }
+}
+
+/// Writes `value` as JSON (and, in debug builds, checks it against its schema).
+fn write<T: Serialize + ToJSON>(value: &T, body: &mut Vec<u8>) -> Result<(), sonic_rs::Error> {
+    sonic_rs::to_writer(&mut *body, value)?;
+    #[cfg(debug_assertions)]
+    assert_written_as_documented(value, body);
+    Ok(())
+}
+
+/// A 200 answer with the JSON `body`.
+fn json_response(body: bytes::Bytes) -> Response {
+    // A static value: `content_type(&str)` parses the text on every answer.
+    let mut resp = Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
+        )
+        .body(body);
+    // And room for the headers the layers add on the way out (rate limits, ETag,
+    // caching, request id), which otherwise regrow the map on the way.
+    resp.headers_mut().reserve(16);
+    resp
+}
+
+const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// A JSON body written once and answered many times: documented as `T`, as [`Json`]
+/// documents it, but rendered when it is made, so an answer shares its bytes instead of
+/// writing them again. For answers that are the same for every request (health's).
+pub struct Rendered<T> {
+    body: bytes::Bytes,
+    of: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize + ToJSON> Rendered<T> {
+    pub fn new(value: &T) -> Result<Self, sonic_rs::Error> {
+        let mut body = Vec::new();
+        write(value, &mut body)?;
+        Ok(Rendered {
+            body: body.into(),
+            of: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T> Clone for Rendered<T> {
+    fn clone(&self) -> Self {
+        Rendered {
+            body: self.body.clone(),
+            of: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Type> Payload for Rendered<T> {
+    const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
+
+    fn check_content_type(content_type: &str) -> bool {
+        <Json<T> as Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Send> IntoResponse for Rendered<T> {
+    fn into_response(self) -> Response {
+        json_response(self.body)
     }
 }
 

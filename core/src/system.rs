@@ -15,7 +15,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Tags};
 
 use crate::{
     db::Db,
-    json::Json,
+    json::{Json, Rendered},
     plugin::{Mounted, Plugin, PluginContext, PluginError},
     poem_seams::swagger_ui,
     ratelimit::Usage,
@@ -78,9 +78,15 @@ impl Plugin for SystemPlugin {
     }
 
     fn mount(&self, cx: &PluginContext) -> Result<Mounted, PluginError> {
+        let rendered = |state| {
+            Rendered::new(&health(state))
+                .map_err(|e| PluginError::new(format!("cannot write the health body: {e}")))
+        };
         let api = SystemApi {
             database: cx.services().database.clone(),
             document: self.document.clone(),
+            healthy: rendered(HealthState::Ok)?,
+            unhealthy: rendered(HealthState::Unavailable)?,
         };
         let usage = crate::usage::api::UsageApi {
             db: cx.db().clone(),
@@ -138,10 +144,10 @@ struct Health {
 enum HealthResponse {
     /// Every dependency answers.
     #[oai(status = 200)]
-    Ok(Json<Health>, #[oai(header = "Cache-Control")] String),
+    Ok(Rendered<Health>, #[oai(header = "Cache-Control")] String),
     /// A dependency does not answer; `checks` says which.
     #[oai(status = 503)]
-    Unavailable(Json<Health>, #[oai(header = "Cache-Control")] String),
+    Unavailable(Rendered<Health>, #[oai(header = "Cache-Control")] String),
 }
 
 /// The caller's project's current window.
@@ -233,6 +239,9 @@ impl poem::IntoResponse for YamlDocument {
 struct SystemApi {
     database: Arc<DatabaseStatus>,
     document: DocumentSlot,
+    /// Health's two bodies, written once: they change only with the database's state.
+    healthy: Rendered<Health>,
+    unhealthy: Rendered<Health>,
 }
 
 /// How often the server checks its database for `/health`.
@@ -325,9 +334,9 @@ impl SystemApi {
     async fn health(&self) -> HealthResponse {
         let no_store = "no-store".to_owned();
         if self.database.is_ok().await {
-            HealthResponse::Ok(Json(health(HealthState::Ok)), no_store)
+            HealthResponse::Ok(self.healthy.clone(), no_store)
         } else {
-            HealthResponse::Unavailable(Json(health(HealthState::Unavailable)), no_store)
+            HealthResponse::Unavailable(self.unhealthy.clone(), no_store)
         }
     }
 
