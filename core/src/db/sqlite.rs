@@ -385,7 +385,7 @@ mod tests {
         let mut statement = prepare(conn, query)?;
         let mut rows = statement.raw_query();
         let row = rows.next().map_err(classify)?.expect("a row");
-        Ok(row.get(0).map_err(classify)?)
+        row.get(0).map_err(classify)
     }
 
     #[test]
