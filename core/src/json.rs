@@ -109,19 +109,20 @@ impl<T> Clone for Rendered<T> {
     }
 }
 
+/// Documented exactly as `Json<T>`: the same content type and schema, from one place.
 impl<T: Type> Payload for Rendered<T> {
-    const CONTENT_TYPE: &'static str = JSON_CONTENT_TYPE;
+    const CONTENT_TYPE: &'static str = <Json<T> as Payload>::CONTENT_TYPE;
 
     fn check_content_type(content_type: &str) -> bool {
         <Json<T> as Payload>::check_content_type(content_type)
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        T::schema_ref()
+        <Json<T> as Payload>::schema_ref()
     }
 
     fn register(registry: &mut Registry) {
-        T::register(registry);
+        <Json<T> as Payload>::register(registry);
     }
 }
 
