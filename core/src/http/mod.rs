@@ -134,6 +134,23 @@ mod tests {
         (api, services)
     }
 
+    /// The router hands the query only to operations that declare query parameters
+    /// (poem-openapi's extractors panic without it, so a wrong answer here is a 500).
+    #[test]
+    fn only_operations_with_query_parameters_take_the_query() {
+        let (api, _) = mounted();
+        let takes = |id: &str| {
+            let op = api
+                .document
+                .operations()
+                .iter()
+                .find(|op| op.operation_id == id);
+            api.document.takes_query(op.expect("the operation exists"))
+        };
+        assert!(!takes("getHealth"));
+        assert!(takes("getUsage"));
+    }
+
     /// The limit counts the headers as the client sent them: the id the request-id layer
     /// makes for a request without one is not among them.
     #[tokio::test]

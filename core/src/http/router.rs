@@ -42,6 +42,8 @@ struct Operation {
     policy: Policy,
     metrics: Arc<OperationMetrics>,
     path_params: PathParams,
+    /// Declares query parameters: its endpoint is handed the query.
+    takes_query: bool,
 }
 
 /// The methods one path serves, each to its plugin's endpoint.
@@ -83,7 +85,9 @@ impl PathEndpoint {
         mut req: Request,
         operation: &'a Operation,
     ) -> impl Future<Output = Result<Response>> + Send + 'a {
-        query::hand_over(&mut req);
+        if operation.takes_query {
+            query::hand_over(&mut req);
+        }
         if let Some(name) = operation.path_params.undecodable(&req) {
             let refusal = ApiError::invalid_parameter(name, NOT_UTF8);
             return Either::Left(ready(Err(refusal.into())));
@@ -255,6 +259,7 @@ pub(crate) fn api_routes(
             },
             metrics: services.metrics.operation(&op.operation_id),
             path_params: PathParams::of(&op.path),
+            takes_query: document.takes_query(op),
         };
         by_path
             .entry(poem_path(&op.path))

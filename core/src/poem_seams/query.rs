@@ -6,7 +6,8 @@ use poem::Request;
 /// have put the query's pairs in the request before routing to it. The type is exported
 /// only from poem-openapi's doc-hidden `__private` module, which its generated code uses
 /// too: an upgrade that renames it fails to compile here, and one that reads the pairs
-/// elsewhere fails `tests::poem_openapi_reads_the_query_from_url_query`.
+/// elsewhere fails `tests::poem_openapi_reads_the_query_from_url_query`. Only operations
+/// that declare query parameters read it, so the router hands it to those alone.
 pub(crate) fn hand_over(req: &mut Request) {
     let pairs: Vec<(String, String)> = req.params().unwrap_or_default();
     req.extensions_mut()

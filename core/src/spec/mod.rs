@@ -162,6 +162,15 @@ impl ApiDocument {
         &self.operations
     }
 
+    /// Whether `op` declares query parameters. Only then does its endpoint read the
+    /// query (see [`hand_over`](crate::poem_seams::query::hand_over)).
+    pub fn takes_query(&self, op: &OperationInfo) -> bool {
+        let method = op.method.to_ascii_lowercase();
+        self.value["paths"][&op.path][&method]["parameters"]
+            .as_array()
+            .is_some_and(|params| params.iter().any(|p| p["in"] == "query"))
+    }
+
     /// The values of an enumerated schema (`components.schemas.<name>.enum`).
     pub fn enum_values(&self, schema: &str) -> Option<Vec<String>> {
         let values = self.value["components"]["schemas"][schema]["enum"].as_array()?;
