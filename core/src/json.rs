@@ -352,7 +352,7 @@ fn needs_escaping(text: &[u8]) -> bool {
     let holds = |x: u64, byte: u8| below(x ^ (ONES * u64::from(byte)), 1);
     let word_needs = |x: u64| below(x, 0x20) || holds(x, b'"') || holds(x, b'\\');
     let mut words = text.chunks_exact(8);
-    if (&mut words).any(|word| word_needs(u64::from_le_bytes(word.try_into().expect("8 bytes")))) {
+    if words.any(|word| word_needs(u64::from_le_bytes(word.try_into().expect("8 bytes")))) {
         return true;
     }
     // The last few bytes, padded with a letter to a word of their own.
