@@ -26,7 +26,7 @@ fn principal(project_id: &str, limit: Option<i64>) -> Principal {
         key_id: "k".into(),
         project_id: project_id.into(),
         plan: Plan::Scale,
-        scopes: BTreeSet::new(),
+        scopes: Default::default(),
         rate_limit_per_hour: limit,
         expires_at: None,
     }

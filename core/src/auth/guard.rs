@@ -33,11 +33,12 @@ impl Guard {
     }
 
     /// The caller of a keyed operation: 401 (or 429 for an address that keeps failing)
-    /// without a valid key.
-    pub fn authenticate(&self, req: &Request) -> Result<Principal, ApiError> {
-        match req.extensions().get::<AuthOutcome>() {
-            Some(AuthOutcome::Authenticated(principal)) => Ok(principal.clone()),
-            Some(AuthOutcome::Unavailable(err)) => Err(ApiError::shared(err)),
+    /// without a valid key. Takes the auth step's outcome out of the request rather
+    /// than copying it: nothing after the router reads it.
+    pub fn authenticate(&self, req: &mut Request) -> Result<Principal, ApiError> {
+        match req.extensions_mut().remove::<AuthOutcome>() {
+            Some(AuthOutcome::Authenticated(principal)) => Ok(principal),
+            Some(AuthOutcome::Unavailable(err)) => Err(ApiError::shared(&err)),
             Some(AuthOutcome::Unauthenticated) | None => Err(self.unauthenticated(client_ip(req))),
         }
     }

@@ -1,6 +1,6 @@
 //! Projects, plans, scopes and the `Principal` a valid key stands for.
 
-use std::{collections::BTreeSet, fmt, str::FromStr};
+use std::{collections::BTreeSet, fmt, str::FromStr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +82,9 @@ pub struct Principal {
     pub key_id: String,
     pub project_id: String,
     pub plan: Plan,
-    pub scopes: BTreeSet<String>,
+    /// Shared: a principal is copied from the key cache and into the request on every
+    /// keyed request, and copying the set copied each scope's text.
+    pub scopes: Arc<BTreeSet<String>>,
     /// The project's own hourly budget, if it has one.
     pub rate_limit_per_hour: Option<i64>,
     pub expires_at: Option<i64>,

@@ -1,6 +1,6 @@
 //! The `projects` and `api_keys` tables: core's own, used by the CLI and the auth step.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
     key::{self, KeyHasher},
@@ -297,7 +297,7 @@ pub async fn find_key(db: &Db, public_id: &str) -> Result<Option<StoredKey>, DbE
                 key_id: public_id.to_owned(),
                 project_id: row.get("project_id")?,
                 plan: plan.parse().unwrap_or(Plan::Starter),
-                scopes: split_scopes(&row.get::<String>("scopes")?),
+                scopes: Arc::new(split_scopes(&row.get::<String>("scopes")?)),
                 rate_limit_per_hour: row.get("rate_limit_per_hour")?,
                 expires_at: row.get("expires_at")?,
             },

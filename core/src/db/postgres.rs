@@ -5,7 +5,7 @@
 //! it took back, a round trip per request. A connection the server dropped is found
 //! closed and replaced: it costs at most the one request that met it.
 
-use std::{borrow::Cow, time::Duration};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
@@ -258,9 +258,7 @@ pub(super) fn column(row: &tokio_postgres::Row, index: usize) -> Result<Value<'_
         Type::FLOAT8 => Value::Float(f64::from_be_bytes(sized(bytes, "DOUBLE PRECISION")?)),
         Type::FLOAT4 => Value::Float(f32::from_be_bytes(sized(bytes, "REAL")?).into()),
         Type::BOOL => Value::Int(i64::from(sized::<1>(bytes, "BOOLEAN")?[0] != 0)),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => std::str::from_utf8(bytes)
-            .map(|text| Value::Text(Cow::Borrowed(text)))
-            .map_err(|_| "text that is not UTF-8".to_owned())?,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => Value::text(bytes)?,
         ref other => {
             return Err(format!(
                 "a column of type {other}: cast it in the SQL to BIGINT, DOUBLE PRECISION or TEXT"

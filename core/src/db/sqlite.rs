@@ -8,7 +8,6 @@
 //! request runs, and a connection is only ever held between two awaits by a transaction.
 
 use std::{
-    borrow::Cow,
     path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
@@ -347,9 +346,7 @@ pub(super) fn column<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Val
         ValueRef::Null => Ok(Value::Null),
         ValueRef::Integer(n) => Ok(Value::Int(n)),
         ValueRef::Real(x) => Ok(Value::Float(x)),
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
-            .map(|text| Value::Text(Cow::Borrowed(text)))
-            .map_err(|_| "text that is not UTF-8".to_owned()),
+        ValueRef::Text(bytes) => Value::text(bytes),
         ValueRef::Blob(_) => Err("a blob, which this API never stores".to_owned()),
     }
 }

@@ -98,7 +98,11 @@ impl Step for ConditionalGet {
 /// fifth of a metrics page's CPU).
 pub fn etag_of(body: &[u8]) -> String {
     let digest = xxhash_rust::xxh3::xxh3_128(body).to_be_bytes();
-    format!("\"{}\"", crate::hex_digits::lower(digest))
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    tag.push_str(&crate::hex_digits::lower(digest));
+    tag.push('"');
+    tag
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 13.1.2): `W/` is ignored.

@@ -108,8 +108,8 @@ impl PathEndpoint {
 
     /// A keyed operation: authenticate, then answer; every answer to a valid key is
     /// counted in the usage history (in memory).
-    async fn call_keyed(&self, req: Request, operation: &Operation) -> Result<Response> {
-        let principal = self.services.guard.authenticate(&req)?;
+    async fn call_keyed(&self, mut req: Request, operation: &Operation) -> Result<Response> {
+        let principal = self.services.guard.authenticate(&mut req)?;
         let now = self.services.now_millis();
         let answer = self.answer_keyed(req, operation, &principal, now).await;
         let status = match &answer {

@@ -74,27 +74,65 @@ pub fn apply(usage: &Usage, resp: &mut Response) {
     headers.insert(REMAINING, HeaderValue::from(usage.remaining));
     headers.insert(USED, HeaderValue::from(usage.used));
     headers.insert(RESET, HeaderValue::from(usage.reset_at_secs));
-    let mut set = |name: HeaderName, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    };
-    set(POLICY, format!("\"project\";q={};w=3600", usage.limit));
-    set(
+    headers.insert(
+        POLICY,
+        structured(&[("\"project\";q=", usage.limit), (";w=", 3600)]),
+    );
+    headers.insert(
         RATELIMIT,
-        format!(
-            "\"project\";r={};t={}",
-            usage.remaining, usage.reset_in_secs
-        ),
+        structured(&[
+            ("\"project\";r=", usage.remaining),
+            (";t=", usage.reset_in_secs),
+        ]),
     );
     if !usage.allowed {
         headers.insert(RETRY_AFTER, HeaderValue::from(usage.reset_in_secs));
     }
 }
 
+/// Each label followed by its number, as one header value: written straight into the
+/// value's bytes, where `format!` and a parse of its text cost a tenth of what the
+/// metrics plugin spends on a page of thirty points.
+fn structured(parts: &[(&str, u64)]) -> HeaderValue {
+    let mut text = Vec::with_capacity(48);
+    let mut digits = itoa::Buffer::new();
+    for (label, number) in parts {
+        text.extend_from_slice(label.as_bytes());
+        text.extend_from_slice(digits.format(*number).as_bytes());
+    }
+    HeaderValue::from_maybe_shared(bytes::Bytes::from(text))
+        .expect("labels and digits are visible ASCII")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every header of the window, as a client reads it, at the edges of the numbers.
+    #[test]
+    fn the_window_is_written_as_published() {
+        let usage = Usage {
+            limit: u64::MAX,
+            used: 0,
+            remaining: 1_000,
+            reset_at_secs: 1_767_225_600,
+            reset_in_secs: 1,
+            allowed: false,
+        };
+        let mut resp = Response::default();
+        apply(&usage, &mut resp);
+        let header = |name: &str| resp.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("x-ratelimit-limit"), "18446744073709551615");
+        assert_eq!(header("x-ratelimit-remaining"), "1000");
+        assert_eq!(header("x-ratelimit-used"), "0");
+        assert_eq!(header("x-ratelimit-reset"), "1767225600");
+        assert_eq!(
+            header("ratelimit-policy"),
+            "\"project\";q=18446744073709551615;w=3600"
+        );
+        assert_eq!(header("ratelimit"), "\"project\";r=1000;t=1");
+        assert_eq!(header("retry-after"), "1");
+    }
 
     #[test]
     fn the_documented_names_are_the_names_sent() {

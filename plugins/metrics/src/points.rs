@@ -42,22 +42,25 @@ impl Filter {
 
     /// ` AND …` conditions after `project_id = $1`, and the values to bind, in order.
     fn conditions(&self) -> (String, Vec<Value<'_>>) {
-        let mut sql = String::new();
+        // Written in place (writing to a `String` cannot fail), not through a `format!`
+        // per condition.
+        use std::fmt::Write;
+        let mut sql = String::with_capacity(64);
         let mut binds = Vec::new();
         let mut next = 2;
         if !self.metric_ids.is_empty() {
             let slots = placeholders(next, self.metric_ids.len());
             next += self.metric_ids.len();
-            sql.push_str(&format!(" AND metric_id IN ({slots})"));
+            let _ = write!(sql, " AND metric_id IN ({slots})");
             binds.extend(self.metric_ids.iter().map(Value::from));
         }
         if let Some(start) = self.start {
-            sql.push_str(&format!(" AND ts >= ${next}"));
+            let _ = write!(sql, " AND ts >= ${next}");
             next += 1;
             binds.push(Value::Int(start));
         }
         if let Some(end) = self.end {
-            sql.push_str(&format!(" AND ts <= ${next}"));
+            let _ = write!(sql, " AND ts <= ${next}");
             binds.push(Value::Int(end));
         }
         (sql, binds)
