@@ -73,9 +73,7 @@ fn json_response(body: bytes::Bytes, headers: usize) -> Response {
             HeaderValue::from_static(JSON_CONTENT_TYPE),
         )
         .body(body);
-    if headers > 0 {
-        resp.headers_mut().reserve(headers);
-    }
+    resp.headers_mut().reserve(headers);
     resp
 }
 

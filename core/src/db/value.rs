@@ -16,7 +16,21 @@ pub enum Value<'a> {
     Text(Cow<'a, str>),
 }
 
-impl Value<'_> {
+impl<'a> Value<'a> {
+    /// A text column's bytes as read, which must be UTF-8.
+    ///
+    /// Column text is nearly always short and ASCII (ids, names), where the standard
+    /// library's check went a byte at a time, 80-100 instructions a value. ASCII is
+    /// found a word at a time and needs no more checking.
+    pub(super) fn text(bytes: &'a [u8]) -> Result<Self, String> {
+        let text = match bytes.is_ascii() {
+            // SAFETY: ASCII is UTF-8.
+            true => unsafe { std::str::from_utf8_unchecked(bytes) },
+            false => std::str::from_utf8(bytes).map_err(|_| "text that is not UTF-8".to_owned())?,
+        };
+        Ok(Value::from(text))
+    }
+
     /// The kind's name, for decoding errors.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -25,22 +39,6 @@ impl Value<'_> {
             Value::Float(_) => "a float",
             Value::Text(_) => "text",
         }
-    }
-}
-
-impl<'a> Value<'a> {
-    /// A text column's bytes as read, which must be UTF-8.
-    ///
-    /// Column text is nearly always short and ASCII (ids, names), where the standard
-    /// library's check went a byte at a time, about a hundred instructions a value, as
-    /// much as the rest of reading it. ASCII is found a word at a time and needs no more.
-    pub(super) fn text(bytes: &'a [u8]) -> Result<Self, String> {
-        let text = match bytes.is_ascii() {
-            // SAFETY: ASCII is UTF-8.
-            true => unsafe { std::str::from_utf8_unchecked(bytes) },
-            false => std::str::from_utf8(bytes).map_err(|_| "text that is not UTF-8".to_owned())?,
-        };
-        Ok(Value::Text(Cow::Borrowed(text)))
     }
 }
 
