@@ -123,6 +123,7 @@ on_each_backend! {
         let key = key["key"].as_str().unwrap();
         let before = scrape(&server).await;
         let projects = server.url("/api/v1/projects");
+        crate::support::with_window_left(std::time::Duration::from_secs(30)).await;
         let statuses = [
             get(&projects, Some(key)).await,
             get(&projects, Some(key)).await,

@@ -251,6 +251,7 @@ on_each_backend! {
             let key = cli_json(&db, &["keys", "create", "--project", project_id, "--name", "k"]);
             let key = key["key"].as_str().unwrap();
             let url = server.url("/api/v1/projects");
+            crate::support::with_window_left(std::time::Duration::from_secs(60)).await;
             leave_one_request(&url, &format!("Bearer {key}")).await;
 
             let run = run(

@@ -64,6 +64,7 @@ async fn two_replicas_share_one_budget_through_postgres() {
         ("DASHTRAY_RATELIMIT__TIMEOUT_MS", "30000"),
     ];
     let (a, b) = (Server::on(&db, &env), Server::on(&db, &env));
+    crate::support::with_window_left(std::time::Duration::from_secs(60)).await;
     let (ok, limited) = spread(&[&a, &b], key["key"].as_str().unwrap(), 60).await;
     assert_eq!((ok, limited), (40, 20));
 }
@@ -93,6 +94,7 @@ async fn two_replicas_share_one_budget_through_redis() {
         ("DASHTRAY_RATELIMIT__TIMEOUT_MS", "30000"),
     ];
     let (a, b) = (Server::on(&db, &env), Server::on(&db, &env));
+    crate::support::with_window_left(std::time::Duration::from_secs(60)).await;
     let (ok, limited) = spread(&[&a, &b], key["key"].as_str().unwrap(), 60).await;
     assert_eq!((ok, limited), (40, 20));
 }

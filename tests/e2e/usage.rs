@@ -62,6 +62,7 @@ dashtray_core::on_each_backend! {
         ];
         let replicas = [Server::on(&db, &env), Server::on(&db, &env)];
         let mut expected = std::collections::BTreeMap::new();
+        crate::support::with_window_left(Duration::from_secs(180)).await;
         for i in 0..500 {
             let (path, answer) = mixed_request(i);
             let want = if i < 450 { answer } else { StatusCode::TOO_MANY_REQUESTS };

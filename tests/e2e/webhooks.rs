@@ -417,6 +417,7 @@ dashtray_core::on_each_backend! {
         endpoint_in(&db, &project, &receiver.url(), Some("rate_limit.warning,rate_limit.exceeded"));
         let server = Server::on(&db, &FAST);
         let client = crate::support::client();
+        crate::support::with_window_left(Duration::from_secs(60)).await;
         for _ in 0..9 {
             client.get(server.url("/api/v1/projects")).bearer_auth(&key).send().await.unwrap();
         }

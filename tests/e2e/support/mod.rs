@@ -305,6 +305,22 @@ pub fn without_request_id(mut body: serde_json::Value) -> serde_json::Value {
     body
 }
 
+/// Waits, when needed, until the hour's rate-limit window has `need` left: a test that
+/// counts requests against a budget must not see the window reset half-way (windows
+/// start on the UTC hour, and a reset gives the budget back).
+pub async fn with_window_left(need: Duration) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    let hour = Duration::from_secs(3600);
+    let left = hour - Duration::from_secs(since_epoch.as_secs() % 3600);
+    if left < need {
+        eprintln!("waiting {left:?} for the next rate-limit window");
+        // A second past the hour, for servers whose clocks read a little behind.
+        tokio::time::sleep(left + Duration::from_secs(1)).await;
+    }
+}
+
 /// Polls `check` until it holds or `within` passes.
 pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
 where
