@@ -296,8 +296,12 @@ fn timed_import(
     );
     let imported = import::measure(bins, url, floor_url, args.import_rows)?;
     eprintln!(
-        "  {} rows in {:.1} s: {:.0} rows/s; the client's own bulk path {:.0} rows/s",
-        imported.rows, imported.secs, imported.rows_per_sec, imported.floor_rows_per_sec
+        "  median of {} rounds: {} rows in {:.1} s, {:.0} rows/s; the client's own bulk path {:.0} rows/s",
+        imported.rounds.len(),
+        imported.rows,
+        imported.secs,
+        imported.rows_per_sec,
+        imported.floor_rows_per_sec
     );
     Ok(Some(imported))
 }

@@ -131,10 +131,7 @@ pub fn write(dir: &Path, run: &Run) -> anyhow::Result<()> {
         metrics_page_1000_vs_floor: paired("metrics_page_1000"),
         timeseries_year_vs_floor: paired("timeseries_year"),
         health_vs_static: paired("health"),
-        import_vs_floor: run
-            .imported
-            .as_ref()
-            .map(|i| round(i.rows_per_sec / i.floor_rows_per_sec.max(1e-9), 3)),
+        import_vs_floor: run.imported.as_ref().map(|i| round(i.ratio, 3)),
         p99_large_vs_small: run.p99_large_vs_small.map(|r| round(r, 3)),
         deep_vs_first_page: ratio(
             get("deep_page").map(|s| s.p50_ms),
