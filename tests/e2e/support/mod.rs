@@ -307,16 +307,17 @@ pub fn without_request_id(mut body: serde_json::Value) -> serde_json::Value {
 
 /// Waits, when needed, until the hour's rate-limit window has `need` left: a test that
 /// counts requests against a budget must not see the window reset half-way (windows
-/// start on the UTC hour, and a reset gives the budget back).
+/// are `WINDOW_MS`, an hour, counted from the epoch, and a reset gives the budget back).
 pub async fn with_window_left(need: Duration) {
-    let since_epoch = std::time::SystemTime::now()
+    let window = dashtray_core::ratelimit::WINDOW_MS;
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    let hour = Duration::from_secs(3600);
-    let left = hour - Duration::from_secs(since_epoch.as_secs() % 3600);
+        .expect("the clock is after 1970")
+        .as_millis() as i64;
+    let left = Duration::from_millis((window - now.rem_euclid(window)) as u64);
     if left < need {
         eprintln!("waiting {left:?} for the next rate-limit window");
-        // A second past the hour, for servers whose clocks read a little behind.
+        // A second past its start, for servers whose clocks read a little behind.
         tokio::time::sleep(left + Duration::from_secs(1)).await;
     }
 }

@@ -18,9 +18,9 @@ use super::Bins;
 #[derive(Debug, Clone, Serialize)]
 pub struct Imported {
     pub rows: u64,
-    /// The median round's import, in seconds.
+    /// `rows` at the median rate, in seconds.
     pub secs: f64,
-    /// Medians of the rounds.
+    /// The median of the rounds.
     pub rows_per_sec: f64,
     /// The same rows by the database client's own bulk path, into a table of their own.
     pub floor_rows_per_sec: f64,
@@ -30,11 +30,9 @@ pub struct Imported {
     pub rounds: Vec<(f64, f64)>,
 }
 
-/// Rounds of the import and its floor, in turn. One of each, one after the other, moved
-/// with the database's background work: a Postgres checkpoint after one `COPY` slowed
-/// the next, and the quick run's ratio went from 0.85 to 0.80 between two runs of the
-/// same code.
-const ROUNDS: usize = 3;
+/// Rounds of the import and its floor, in turn: one of each, one after the other, moved
+/// between runs of the same code (the quick run's Postgres ratio read 0.85, then 0.80).
+const ROUNDS: u32 = 3;
 
 /// The points to import: 20 metrics, a point per metric every hour back from
 /// 2026-10-31, so that every row is valid and distinct: `(metric, value, timestamp)`.
@@ -163,46 +161,42 @@ fn dashtray(bins: &Bins, url: &str, args: &[&str]) -> anyhow::Result<serde_json:
 
 /// Imports `rows` points, in each of [`ROUNDS`] rounds, into a new project of the
 /// migrated, otherwise empty database at `url`, timed from spawn to exit, and writes the
-/// same number by the client's bulk path into `floor_url`, the two in turn (the first
-/// round's import goes first, the next round's floor).
+/// same number by the client's bulk path into `floor_url`, the two in the bench's
+/// alternating order.
 pub fn measure(bins: &Bins, url: &str, floor_url: &str, rows: u64) -> anyhow::Result<Imported> {
     let file = csv_file(&bins.dir, rows)?;
     let path = file.to_str().context("a UTF-8 path")?;
-    let mut rounds = Vec::with_capacity(ROUNDS);
+    let mut rounds = Vec::new();
     for round in 0..ROUNDS {
-        let import = || import_once(bins, url, path, rows, round);
-        let (ours, floor) = match round % 2 {
-            0 => {
-                let ours = import()?;
-                (ours, floor(floor_url, rows)?)
-            }
-            _ => {
-                let floor = floor(floor_url, rows)?;
-                (import()?, floor)
-            }
-        };
+        // Rows per second: [the import's, the floor's].
+        let mut pair = [0.0; 2];
+        for side in super::round_order(2, round) {
+            pair[side] = match side {
+                0 => rows as f64 / import_once(bins, url, path, rows, round)?,
+                _ => floor(floor_url, rows)?,
+            };
+        }
         eprintln!(
-            "  round {}: {:.1} s, {:.0} rows/s; the client's own bulk path {:.0} rows/s",
+            "  round {}: {:.0} rows/s; the client's own bulk path {:.0} rows/s",
             round + 1,
-            ours,
-            rows as f64 / ours,
-            floor
+            pair[0],
+            pair[1]
         );
-        rounds.push((rows as f64 / ours, floor));
+        rounds.push((pair[0], pair[1]));
     }
-    let secs = crate::load::median(rounds.iter().map(|(ours, _)| rows as f64 / ours));
+    let rows_per_sec = crate::load::median(rounds.iter().map(|r| r.0));
     Ok(Imported {
         rows,
-        secs,
-        rows_per_sec: crate::load::median(rounds.iter().map(|(ours, _)| *ours)),
-        floor_rows_per_sec: crate::load::median(rounds.iter().map(|(_, floor)| *floor)),
-        ratio: crate::load::median(rounds.iter().map(|(ours, floor)| ours / floor.max(1e-9))),
+        secs: rows as f64 / rows_per_sec,
+        rows_per_sec,
+        floor_rows_per_sec: crate::load::median(rounds.iter().map(|r| r.1)),
+        ratio: super::median_ratio(rounds.iter().copied()),
         rounds,
     })
 }
 
 /// One `dashtray import metrics` of `path` into a project of its own: seconds taken.
-fn import_once(bins: &Bins, url: &str, path: &str, rows: u64, round: usize) -> anyhow::Result<f64> {
+fn import_once(bins: &Bins, url: &str, path: &str, rows: u64, round: u32) -> anyhow::Result<f64> {
     let name = format!("Import bench {}", round + 1);
     let project = dashtray(bins, url, &["projects", "create", "--name", &name])?;
     let id = project["id"].as_str().context("no project id")?.to_owned();
