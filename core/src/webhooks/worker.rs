@@ -59,6 +59,7 @@ impl Worker {
     ) -> Result<Worker, ClientError> {
         let deliverer = Arc::new(Deliverer {
             client: client(&config)?,
+            claim_sql: claim_sql(db.kind()),
             db,
             config,
             clock,
@@ -109,6 +110,8 @@ struct Deliverer {
     clock: SharedClock,
     /// This process's lease token: only its holder records an attempt.
     token: String,
+    /// [`claim_sql`] for the database in use.
+    claim_sql: String,
 }
 
 /// A delivery this process holds the lease of.
@@ -136,7 +139,9 @@ impl Deliverer {
                 self.sweep().await;
                 next_sweep = Instant::now() + SWEEP_EVERY;
             }
-            let room = MAX_IN_FLIGHT - in_flight.len();
+            // Never more than `room` by the claim's own limit; saturating all the same, as
+            // the worker must not stop over a count.
+            let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
             let claimed = match room {
                 0 => 0,
                 _ => self.claim_into(&mut in_flight, room).await,
@@ -200,36 +205,20 @@ impl Deliverer {
     async fn claim(&self, n: usize) -> Result<Vec<Claimed>, DbError> {
         let now = self.clock.now_millis();
         let lease_until = now + self.config.timeout().as_millis() as i64 + LEASE_MARGIN_MS;
-        let skip_locked = match self.db.kind() {
-            DatabaseKind::Postgres => "FOR UPDATE OF d SKIP LOCKED",
-            DatabaseKind::Sqlite => "",
-        };
-        // The outer conditions repeat the inner ones: a row another process leased
-        // between the pick and the update is left alone (Postgres re-checks them on the
-        // row's newest version; SQLite runs the statement under its write lock).
-        query(format!(
-            "UPDATE webhook_deliveries SET lease_token = $1, lease_until = $2 \
-             WHERE id IN (SELECT d.id FROM webhook_deliveries d \
-                 JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
-                 AND (d.lease_until IS NULL OR d.lease_until < $3) AND w.status = 'enabled' \
-                 ORDER BY d.next_attempt_at LIMIT $4 {skip_locked}) \
-             AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING id, endpoint_id, event_id, round_attempts"
-        ))
-        .bind(self.token.as_str())
-        .bind(lease_until)
-        .bind(now)
-        .bind(n as i64)
-        .fetch_all(&self.db, |row| {
-            Ok(Claimed {
-                id: row.get("id")?,
-                endpoint_id: row.get("endpoint_id")?,
-                event_id: row.get("event_id")?,
-                round_attempts: row.get("round_attempts")?,
+        query(self.claim_sql.as_str())
+            .bind(self.token.as_str())
+            .bind(lease_until)
+            .bind(now)
+            .bind(n as i64)
+            .fetch_all(&self.db, |row| {
+                Ok(Claimed {
+                    id: row.get("id")?,
+                    endpoint_id: row.get("endpoint_id")?,
+                    event_id: row.get("event_id")?,
+                    round_attempts: row.get("round_attempts")?,
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn deliver(&self, delivery: Claimed) {
@@ -447,6 +436,33 @@ impl Deliverer {
                 return;
             }
         }
+    }
+}
+
+/// The claim: one statement leasing up to `$4` due deliveries of enabled endpoints.
+///
+/// The outer conditions repeat the pick's: a row another process leased between the
+/// pick and the update is left alone (Postgres re-checks them on the row's newest
+/// version; SQLite runs the statement under its write lock). On Postgres the pick is a
+/// materialised `WITH`: as a subquery of the `UPDATE` it could run again during that
+/// re-check and lease more than `$4` rows (seen: a worker holding more deliveries than
+/// it may send at once).
+fn claim_sql(kind: DatabaseKind) -> String {
+    const PICK: &str = "SELECT d.id FROM webhook_deliveries d \
+        JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+        WHERE d.status = 'pending' AND d.next_attempt_at <= $3 \
+        AND (d.lease_until IS NULL OR d.lease_until < $3) AND w.status = 'enabled' \
+        ORDER BY d.next_attempt_at LIMIT $4";
+    const LEASE: &str =
+        "UPDATE webhook_deliveries SET lease_token = $1, lease_until = $2 WHERE id IN";
+    const STILL_DUE: &str = "AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) \
+        RETURNING id, endpoint_id, event_id, round_attempts";
+    match kind {
+        DatabaseKind::Postgres => format!(
+            "WITH picked AS MATERIALIZED ({PICK} FOR UPDATE OF d SKIP LOCKED) \
+             {LEASE} (SELECT id FROM picked) {STILL_DUE}"
+        ),
+        DatabaseKind::Sqlite => format!("{LEASE} ({PICK}) {STILL_DUE}"),
     }
 }
 
