@@ -194,6 +194,20 @@ impl Db {
         }
     }
 
+    /// One statement outside a transaction: on Postgres a plain read shares a pipelined
+    /// connection with others; anything else takes a pooled connection for itself.
+    async fn fetch<T>(
+        &self,
+        query: &Query<'_>,
+        map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
+        max_rows: usize,
+    ) -> Result<Vec<T>, DbError> {
+        match &*self.backend {
+            Backend::Postgres(pool) => pool.fetch(query, map, max_rows).await,
+            Backend::Sqlite(_) => self.acquire().await?.fetch(query, map, max_rows).await,
+        }
+    }
+
     async fn acquire(&self) -> Result<Conn, DbError> {
         match &*self.backend {
             Backend::Sqlite(pool) => pool.acquire().await.map(Conn::Sqlite),
@@ -366,6 +380,17 @@ impl<'a> Query<'a> {
         &self.sql
     }
 
+    /// Whether the statement is a plain read: a `SELECT` that takes no lock (no `FOR
+    /// UPDATE`/`FOR SHARE` clause, no advisory lock), so it never waits on another
+    /// session and may share a pipelined connection (Postgres).
+    pub(crate) fn reads_plainly(&self) -> bool {
+        let sql = self.sql.trim_start().as_bytes();
+        sql.get(..6)
+            .is_some_and(|verb| verb.eq_ignore_ascii_case(b"select"))
+            && !has_word(sql, b"for")
+            && !contains_ignoring_case(sql, b"pg_advisory")
+    }
+
     pub fn params(&self) -> &[Value<'a>] {
         &self.params
     }
@@ -425,7 +450,7 @@ impl<'a> Query<'a> {
         max_rows: usize,
     ) -> Result<Vec<T>, DbError> {
         match on {
-            On::Pool(db) => db.acquire().await?.fetch(self, map, max_rows).await,
+            On::Pool(db) => db.fetch(self, map, max_rows).await,
             On::Tx(tx) => tx.conn_mut().fetch(self, map, max_rows).await,
         }
     }
@@ -492,6 +517,26 @@ impl<'r> Row<'r> {
     }
 }
 
+/// Whether `word` (lowercase) stands in `text` as a word of its own, in any case.
+fn has_word(text: &[u8], word: &[u8]) -> bool {
+    let part_of_a_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$';
+    (0..text.len().saturating_sub(word.len() - 1)).any(|at| {
+        text[at..at + word.len()].eq_ignore_ascii_case(word)
+            && !at
+                .checked_sub(1)
+                .is_some_and(|before| part_of_a_name(text[before]))
+            && !text
+                .get(at + word.len())
+                .copied()
+                .is_some_and(part_of_a_name)
+    })
+}
+
+fn contains_ignoring_case(text: &[u8], part: &[u8]) -> bool {
+    text.windows(part.len())
+        .any(|window| window.eq_ignore_ascii_case(part))
+}
+
 /// A row of [`Tx::insert_rows`] must hold a value per column.
 fn check_row(row: &[Value<'_>], columns: usize) -> Result<(), DbError> {
     match row.len() == columns {
@@ -519,6 +564,34 @@ pub fn offset_param(offset: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a plain `SELECT` may share a pipelined connection: anything that can wait on
+    /// another session's lock must not hold up the reads queued behind it.
+    #[test]
+    fn only_plain_selects_read_plainly() {
+        for plain in [
+            "SELECT id FROM metric_points WHERE project_id = $1 ORDER BY ts LIMIT $2",
+            "  select count(*) as n from projects",
+            "SELECT format FROM platforms WHERE info = $1",
+            "SELECT for_you, before FROM t",
+        ] {
+            assert!(query(plain).reads_plainly(), "{plain}");
+        }
+        for locking in [
+            "SELECT id FROM webhook_deliveries FOR UPDATE SKIP LOCKED",
+            "select id from t for share",
+            "SELECT id FROM t\nFOR NO KEY UPDATE",
+            "SELECT pg_advisory_lock(1)",
+            "SELECT PG_ADVISORY_XACT_LOCK(1)",
+            "UPDATE webhook_deliveries SET lease_token = $1 RETURNING id",
+            "INSERT INTO t (a) VALUES ($1) RETURNING a",
+            "WITH x AS (DELETE FROM t RETURNING a) SELECT a FROM x",
+            "DELETE FROM t",
+            "",
+        ] {
+            assert!(!query(locking).reads_plainly(), "{locking}");
+        }
+    }
 
     #[test]
     fn placeholders_are_numbered_from_the_first() {

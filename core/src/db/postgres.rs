@@ -1,11 +1,31 @@
-//! Postgres through tokio-postgres, pooled by deadpool.
+//! Postgres through tokio-postgres: plain reads on shared, pipelined connections; every
+//! other statement, transactions and imports on connections of their own, pooled by
+//! deadpool.
 //!
-//! A connection is lent without a round trip (the pool checks only that its socket is
-//! still open) and keeps its prepared statements; sqlx's pool pinged every connection
-//! it took back, a round trip per request. A connection the server dropped is found
-//! closed and replaced: it costs at most the one request that met it.
+//! A read needs no connection to itself. Requests share a few connections (one per
+//! core) and tokio-postgres pipelines their reads: under load one write sends many
+//! requests' statements and one read brings their rows, where a connection per request
+//! paid a write, a read and two task wake-ups each. A read goes to the shared connection
+//! with the fewest statements in flight, so one slow read holds up few others.
+//!
+//! Only a plain `SELECT` is shared (`Query::reads_plainly`): it never waits on a row
+//! lock. A write sent on a shared connection could wait on a lock whose holder, in a
+//! transaction, waits on a read queued behind that write on the same connection: a
+//! deadlock Postgres cannot see (the webhook deliveries of two replicas met it when every
+//! statement outside a transaction was shared).
+//!
+//! Neither kind pings: a pooled connection is lent once its socket is seen open, and a
+//! shared one is used until it is seen closed. A connection the server dropped costs
+//! the statements in flight on it; the next statement opens a new one.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, RwLock,
+    },
+    time::Duration,
+};
 
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, PoolError, RecyclingMethod, Runtime};
@@ -18,11 +38,39 @@ use tokio_postgres::{
 use super::{Cause, DbError, Query, Row, RowRef, Value};
 use crate::config::DatabaseConfig;
 
+/// Prepared statements kept per shared connection: the API's reads, with room for the
+/// shapes of `IN (…)` lists a client's `metric_id` filters make.
+const STATEMENT_CACHE: usize = 256;
+
 pub(super) struct Pool {
+    /// Connections lent whole: writes, transactions and `COPY`.
     pool: deadpool_postgres::Pool,
+    /// Connections plain reads share.
+    shared: Box<[Shared]>,
+    /// Which shared connection a read looks at first, turning, so that equally busy
+    /// connections take turns.
+    next_shared: AtomicUsize,
     acquire_timeout: Duration,
-    /// For connections of their own, outside the pool (`LISTEN`); boxed, being large.
+    /// For connections outside the pool (shared ones, `LISTEN`); boxed, being large.
     config: Box<tokio_postgres::Config>,
+}
+
+/// One shared connection's place: the connection while it is open, and how many
+/// statements wait on it.
+#[derive(Default)]
+struct Shared {
+    open: Mutex<Option<Arc<Pipelined>>>,
+    /// Held while connecting, so that one read opens the connection and the others that
+    /// find it missing wait for that one instead of opening their own.
+    connecting: tokio::sync::Mutex<()>,
+    in_flight: AtomicUsize,
+}
+
+/// A connection that pipelines the reads of whoever shares it, with the statements it
+/// has prepared, and the SQL it has met that is not a plain read (`None`).
+struct Pipelined {
+    client: tokio_postgres::Client,
+    statements: RwLock<HashMap<Box<str>, Option<tokio_postgres::Statement>>>,
 }
 
 impl Pool {
@@ -47,10 +95,76 @@ impl Pool {
             .create_timeout(Some(acquire_timeout))
             .recycle_timeout(Some(acquire_timeout))
             .build()?;
+        // One per core: enough to keep every core's requests pipelining, few enough
+        // that each connection has statements to send together.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let shared = (0..cores.min(config.max_connections.max(1) as usize))
+            .map(|_| Shared::default())
+            .collect();
         Ok(Pool {
             pool,
+            shared,
+            next_shared: AtomicUsize::new(0),
             acquire_timeout,
             config: Box::new(pg),
+        })
+    }
+
+    /// Runs one statement outside a transaction and maps its rows: a plain read on a
+    /// shared connection, anything else on a pooled one. Which it is, is known from the
+    /// shared connection's statement cache (a lookup the statement pays anyway) and
+    /// worked out only the first time the connection meets the SQL.
+    pub(super) async fn fetch<T>(
+        &self,
+        query: &Query<'_>,
+        map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
+        max_rows: usize,
+    ) -> Result<Vec<T>, DbError> {
+        let (connection, in_flight) = self.shared().await?;
+        match connection.prepare_read(query).await? {
+            Some(statement) => fetch(&connection.client, &statement, query, map, max_rows).await,
+            None => {
+                drop(in_flight);
+                self.acquire().await?.fetch(query, map, max_rows).await
+            }
+        }
+    }
+
+    /// The shared connection with the fewest statements in flight, opened if it is not,
+    /// counted as busy until the guard is dropped.
+    async fn shared(&self) -> Result<(Arc<Pipelined>, InFlight<'_>), DbError> {
+        let first = self.next_shared.fetch_add(1, Ordering::Relaxed);
+        let count = self.shared.len();
+        let place = (0..count)
+            .map(|i| &self.shared[(first + i) % count])
+            .min_by_key(|place| place.in_flight.load(Ordering::Relaxed))
+            .expect("at least one shared connection");
+        let in_flight = InFlight::count(&place.in_flight);
+        if let Some(open) = place.open_connection() {
+            return Ok((open, in_flight));
+        }
+        let _connecting = place.connecting.lock().await;
+        // Another read may have opened it while this one waited.
+        if let Some(open) = place.open_connection() {
+            return Ok((open, in_flight));
+        }
+        let opened = Arc::new(self.open_shared().await?);
+        *place.lock_open() = Some(opened.clone());
+        Ok((opened, in_flight))
+    }
+
+    async fn open_shared(&self) -> Result<Pipelined, DbError> {
+        let connect = self.config.connect(NoTls);
+        let (client, connection) = tokio::time::timeout(self.acquire_timeout, connect)
+            .await
+            .map_err(|_| DbError::Timeout(self.acquire_timeout))?
+            .map_err(classify)?;
+        // The connection's task ends when the socket closes or the client is dropped;
+        // its error, if any, reaches the statements in flight.
+        tokio::spawn(connection);
+        Ok(Pipelined {
+            client,
+            statements: RwLock::new(HashMap::new()),
         })
     }
 
@@ -82,6 +196,10 @@ impl Pool {
 
     pub(super) fn close(&self) {
         self.pool.close();
+        for place in &self.shared {
+            // Dropping the last client ends its connection.
+            place.lock_open().take();
+        }
     }
 
     /// A connection of its own that `LISTEN`s on `channel`.
@@ -124,6 +242,69 @@ impl Listening {
     }
 }
 
+impl Shared {
+    fn lock_open(&self) -> std::sync::MutexGuard<'_, Option<Arc<Pipelined>>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection, unless it was never opened or has been seen closed.
+    fn open_connection(&self) -> Option<Arc<Pipelined>> {
+        self.lock_open()
+            .as_ref()
+            .filter(|open| !open.client.is_closed())
+            .cloned()
+    }
+}
+
+/// One statement counted on a shared connection while it is in flight.
+struct InFlight<'p>(&'p AtomicUsize);
+
+impl<'p> InFlight<'p> {
+    fn count(counter: &'p AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Pipelined {
+    /// The statement prepared once on this connection if it is a plain read, `None` if
+    /// it is not (and must not be shared). Two reads that find the same SQL unprepared
+    /// both prepare it; the second replaces the first, which is closed when its last
+    /// user drops it.
+    async fn prepare_read(
+        &self,
+        query: &Query<'_>,
+    ) -> Result<Option<tokio_postgres::Statement>, DbError> {
+        let sql = query.sql();
+        if let Some(known) = self.known(sql) {
+            return Ok(known);
+        }
+        let statement = match query.reads_plainly() {
+            true => Some(self.client.prepare(sql).await.map_err(classify)?),
+            false => None,
+        };
+        let mut known = self.statements.write().unwrap_or_else(|e| e.into_inner());
+        // Shapes past the cache's size are rare (a new `IN (…)` length): start over
+        // rather than keep every shape a client ever sent.
+        if known.len() >= STATEMENT_CACHE {
+            known.clear();
+        }
+        known.insert(sql.into(), statement.clone());
+        Ok(statement)
+    }
+
+    fn known(&self, sql: &str) -> Option<Option<tokio_postgres::Statement>> {
+        let known = self.statements.read().unwrap_or_else(|e| e.into_inner());
+        known.get(sql).cloned()
+    }
+}
+
 /// A connection lent by the pool; it goes back when dropped.
 pub(super) struct Conn {
     client: Object,
@@ -137,15 +318,7 @@ impl Conn {
         max_rows: usize,
     ) -> Result<Vec<T>, DbError> {
         let statement = self.prepare(query.sql()).await?;
-        let rows = self
-            .client
-            .query(&statement, &params(query))
-            .await
-            .map_err(classify)?;
-        rows.iter()
-            .take(max_rows)
-            .map(|row| map(&Row::new(RowRef::Postgres(row))))
-            .collect()
+        fetch(&self.client, &statement, query, map, max_rows).await
     }
 
     pub(super) async fn execute(&mut self, query: &Query<'_>) -> Result<u64, DbError> {
@@ -197,6 +370,24 @@ impl Conn {
     pub(super) fn discard(self) {
         drop(Object::take(self.client));
     }
+}
+
+/// Runs a prepared statement and maps its first `max_rows` rows.
+async fn fetch<T>(
+    client: &tokio_postgres::Client,
+    statement: &tokio_postgres::Statement,
+    query: &Query<'_>,
+    map: &mut (dyn FnMut(&Row<'_>) -> Result<T, DbError> + Send),
+    max_rows: usize,
+) -> Result<Vec<T>, DbError> {
+    let rows = client
+        .query(statement, &params(query))
+        .await
+        .map_err(classify)?;
+    rows.iter()
+        .take(max_rows)
+        .map(|row| map(&Row::new(RowRef::Postgres(row))))
+        .collect()
 }
 
 fn params<'q>(query: &'q Query<'_>) -> Vec<&'q (dyn ToSql + Sync)> {
