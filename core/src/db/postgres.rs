@@ -11,8 +11,7 @@
 //! Only a plain `SELECT` is shared (`Query::reads_plainly`): it never waits on a row
 //! lock. A write sent on a shared connection could wait on a lock whose holder, in a
 //! transaction, waits on a read queued behind that write on the same connection: a
-//! deadlock Postgres cannot see (the webhook deliveries of two replicas met it when every
-//! statement outside a transaction was shared).
+//! deadlock Postgres cannot see.
 //!
 //! Neither kind pings: a pooled connection is lent once its socket is seen open, and a
 //! shared one is used until it is seen closed. A connection the server dropped costs

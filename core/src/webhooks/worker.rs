@@ -444,9 +444,9 @@ impl Deliverer {
 /// The outer conditions repeat the pick's: a row another process leased between the
 /// pick and the update is left alone (Postgres re-checks them on the row's newest
 /// version; SQLite runs the statement under its write lock). On Postgres the pick is a
-/// materialised `WITH`: as a subquery of the `UPDATE` it could run again during that
-/// re-check and lease more than `$4` rows (seen: a worker holding more deliveries than
-/// it may send at once).
+/// materialised `WITH`, run once: as a subquery of the `UPDATE` Postgres ran it again
+/// for each row the update scanned (a nested-loop semi-join), each run skipping other
+/// rows while replicas committed, and one claim leased more than `$4`.
 fn claim_sql(kind: DatabaseKind) -> String {
     const PICK: &str = "SELECT d.id FROM webhook_deliveries d \
         JOIN webhook_endpoints w ON w.id = d.endpoint_id \
@@ -491,7 +491,7 @@ mod tests {
     const DUE: usize = 600;
     const ASK: usize = 4;
 
-    /// One endpoint and `DUE` deliveries due now.
+    /// One endpoint and `DUE` deliveries, due since the first milliseconds of 1970.
     async fn due_deliveries(db: &Db) {
         migrate::apply(db, "system", &[crate::events::MIGRATION])
             .await
@@ -521,22 +521,28 @@ mod tests {
         tx.commit().await.unwrap();
     }
 
-    /// Claims `ASK` at a time as `token` until nothing is due; every claim's ids.
-    async fn claim_until_none(db: Db, sql: String, token: String) -> Vec<Vec<String>> {
+    /// A process's deliverer, as [`Worker::start`] makes it, leasing as `lease_{n}`.
+    fn replica(db: &Db, n: usize) -> Deliverer {
+        let config = WebhooksConfig::default();
+        Deliverer {
+            client: client(&config).expect("the webhook client"),
+            claim_sql: claim_sql(db.kind()),
+            db: db.clone(),
+            config,
+            clock: Arc::new(crate::clock::SystemClock),
+            token: format!("lease_{n}"),
+        }
+    }
+
+    /// Claims `ASK` at a time until nothing is due; every claim's ids.
+    async fn claim_until_none(replica: Deliverer) -> Vec<Vec<String>> {
         let mut claims = Vec::new();
         loop {
-            let ids = query(sql.as_str())
-                .bind(token.as_str())
-                .bind(i64::MAX)
-                .bind(DUE as i64)
-                .bind(ASK as i64)
-                .fetch_all(&db, |row| row.get::<String>("id"))
-                .await
-                .expect("a claim");
-            if ids.is_empty() {
+            let claimed = replica.claim(ASK).await.expect("a claim");
+            if claimed.is_empty() {
                 return claims;
             }
-            claims.push(ids);
+            claims.push(claimed.into_iter().map(|c| c.id).collect());
         }
     }
 
@@ -547,11 +553,9 @@ mod tests {
         async fn claims_at_once_lease_at_most_what_they_ask(db: TestDb) {
             let db = db.connect().await;
             due_deliveries(&db).await;
-            let sql = claim_sql(db.kind());
             let mut replicas = JoinSet::new();
-            for replica in 0..6 {
-                let token = format!("lease_{replica}");
-                replicas.spawn(claim_until_none(db.clone(), sql.clone(), token));
+            for n in 0..6 {
+                replicas.spawn(claim_until_none(replica(&db, n)));
             }
             let mut leased = HashSet::new();
             while let Some(claims) = replicas.join_next().await {
